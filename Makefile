@@ -1,0 +1,56 @@
+# One entry point for users and CI. `make demo` and `make test` install everything
+# they need themselves (system packages when run as root, the virtualenv always).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= $(shell nproc)
+APT_PACKAGES := graphviz slurm-wlm munge chromium
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-packages demo test test-fast report dag bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(MAKE) system-packages
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build on this disk; a plain `torch` requirement would pull CUDA wheels.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# System tools the tests and the report use: graphviz (--dag), slurm+munge (the real
+# SLURM test), chromium (opening the HTML report). Installed only where we are root;
+# elsewhere the tests that need them skip and say why.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "not root: skipping system packages ($$missing); tests needing them will skip"; fi
+
+demo: install
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all
+	$(BIN)/snakemake --profile profiles/local --cores 1 --report results/demo/report.html all
+	@echo "Demo done: results/demo/report.html"
+
+test: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 --dist loadgroup tests
+
+test-fast: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 -m "not slow and not slurm" tests
+
+dag: install
+	$(BIN)/snakemake --rulegraph all | dot -Tsvg > results/rulegraph.svg
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/cmr.py
+	$(BIN)/python bench/train.py
+
+clean:
+	rm -rf results .snakemake

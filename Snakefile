@@ -1,0 +1,26 @@
+# ecgcmr: CMR-guided ECG representations (dual-phase contrastive learning).
+# Rules live in workflow/rules/, one file per stage, in data order.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/cmr.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/align.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_TARGETS,

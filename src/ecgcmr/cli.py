@@ -1,0 +1,48 @@
+"""``ecgcmr`` command line: each subcommand is one library function.
+
+Subcommands are a table of (module, function): a module that fails to import hides
+only its own subcommand, so one broken optional stage cannot stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, function that takes the parsed args, help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "synth": ("ecgcmr.synth.cohort", "cli", "write a synthetic UK Biobank cohort"),
+    "ingest-ecg": ("ecgcmr.ecg.ingest", "cli", "CardioSoft XML / WFDB records -> ECG parquet cache"),
+    "ingest-cmr": ("ecgcmr.cmr.ingest", "cli", "UKB short-axis zips -> NIfTI cines"),
+    "ingest-tables": ("ecgcmr.targets", "cli", "phenotype and diagnosis tables -> targets table"),
+    "splits": ("ecgcmr.splits", "cli", "subject-level train/val/test splits"),
+    "predict": ("ecgcmr.inference.predict", "cli", "ECG-only phenotypes and risks"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecgcmr", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, func, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(_target=(module, func))
+        adder = _add_arguments(module)
+        if adder:
+            adder(p)
+    args = parser.parse_args(argv)
+    module, func = args._target
+    return int(getattr(importlib.import_module(module), func)(args) or 0)
+
+
+def _add_arguments(module: str):
+    """Each command module may define ``add_arguments(parser)``; import it only when
+    the module exists, so a missing optional stage only hides its own subcommand."""
+    try:
+        return getattr(importlib.import_module(module), "add_arguments", None)
+    except ImportError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The prediction targets of the paper (Table 1), with units, in Table 1's order."""
+
+from __future__ import annotations
+
+# name -> (description, unit)
+PHENOTYPES: dict[str, tuple[str, str]] = {
+    "LVDV": ("LV end-diastolic volume", "mL"),
+    "LVSV": ("LV stroke volume", "mL"),
+    "LVMM": ("LV myocardial mass", "g"),
+    "RVDV": ("RV end-diastolic volume", "mL"),
+    "RVSV": ("RV stroke volume", "mL"),
+    "LVMT": ("LV mean myocardial wall thickness", "mm"),
+    "LVGCS": ("LV global circumferential strain", "%"),
+    "LVGLS": ("LV global longitudinal strain", "%"),
+    "LVGRS": ("LV global radial strain", "%"),
+    "LVEF": ("LV ejection fraction", "%"),
+    "LVCO": ("LV cardiac output", "L/min"),
+    "RVEF": ("RV ejection fraction", "%"),
+}
+
+VOLUMETRIC = ["LVDV", "LVSV", "LVMM", "RVDV", "RVSV", "LVMT"]
+FUNCTIONAL = ["LVGCS", "LVGLS", "LVGRS", "LVEF", "LVCO", "RVEF"]
+
+OUTCOMES: dict[str, str] = {
+    "CAD": "coronary artery disease",
+    "AF": "atrial fibrillation",
+    "SCD": "sudden cardiac death",
+    "HF": "heart failure",
+    "MI": "myocardial infarction",
+    "CMP": "cardiomyopathy",
+}
+
+# Table 2's general and ECG-derived targets (columns of the targets table).
+GENERAL = {"age": ("age at imaging visit", "years"), "sex": ("sex (1 = male)", "")}
+ECG_DERIVED = {"qrs_num": ("number of QRS complexes in 10 s", ""),
+               "qrs_duration": ("QRS duration", "ms")}

@@ -1,0 +1,1 @@
+"""Synthetic UK Biobank cohort: latent physiology written in the real UKB file formats."""

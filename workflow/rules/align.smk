@@ -1,0 +1,1 @@
+# Stage placeholder: rules for this stage are added by its issue.
