@@ -18,6 +18,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/exclusions.smk"
 
 
 rule all:

@@ -44,6 +44,10 @@ class Paths:
         return self._p("ecg", "index.parquet")
 
     @property
+    def ecg_index_exclusions(self) -> str:
+        return self._p("ecg", "index.exclusions.csv")
+
+    @property
     def ecg_norm_stats(self) -> str:
         return self._p("ecg", "norm_stats.json")
 

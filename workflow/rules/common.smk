@@ -10,6 +10,7 @@ from ecgcmr.paths import Paths
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
+EXCLUSION_TABLES = []  # every stage appends its exclusions CSVs; gathered last
 
 
 wildcard_constraints:

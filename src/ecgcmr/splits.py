@@ -1,0 +1,76 @@
+"""Subject-level, seeded train/val/test splits.
+
+Paired (ECG + CMR + targets) subjects are split with the paired proportions
+(paper: 23,877 / 5,121 / 5,144 ≈ 70/15/15); ECG-only subjects with the ECG-only
+proportions. A paired subject's pretraining split *is* its paired split, so no paired
+validation/test subject is ever seen in training by any stage (MAE pretraining
+included): the leak the paper's design must avoid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+NAMES = np.array(["train", "val", "test"])
+
+
+def assign(eids: list[str], proportions: list[float], seed: int, salt: int) -> dict[str, str]:
+    """Deterministic given the *set* of eids: sorted first, then permuted by the seed."""
+    eids = sorted(eids)
+    p = np.asarray(proportions, float)
+    if len(p) != 3 or (p < 0).any() or p.sum() <= 0:
+        raise ValueError(f"split proportions must be 3 non-negative numbers, got {proportions}")
+    order = np.random.default_rng([seed, salt]).permutation(len(eids))
+    bounds = np.round(np.cumsum(p / p.sum()) * len(eids)).astype(int)
+    which = np.searchsorted(bounds, np.arange(len(eids)), side="right")
+    return {eids[i]: str(NAMES[min(w, 2)]) for i, w in zip(order, which)}
+
+
+def make_splits(ecg_eids, cmr_eids, target_eids, paired: list[float], ecg_only: list[float],
+                seed: int) -> pd.DataFrame:
+    ecg, cmr, tgt = set(map(str, ecg_eids)), set(map(str, cmr_eids)), set(map(str, target_eids))
+    paired_eids = sorted(ecg & cmr & tgt)
+    only = sorted(ecg - set(paired_eids))
+    paired_split = assign(paired_eids, paired, seed, salt=1)
+    only_split = assign(only, ecg_only, seed, salt=2)
+    everyone = sorted(ecg | cmr)
+    df = pd.DataFrame({"eid": everyone})
+    df["has_ecg"] = df["eid"].isin(ecg)
+    df["has_cmr"] = df["eid"].isin(cmr)
+    df["paired"] = df["eid"].isin(paired_split)
+    df["paired_split"] = df["eid"].map(paired_split).fillna("")
+    df["pretrain"] = df["eid"].map({**only_split, **paired_split}).where(df["has_ecg"], "").fillna("")
+    return df
+
+
+def write_splits(ecg_index, cmr_index, targets, out, paired, ecg_only, seed) -> pd.DataFrame:
+    ecg = pd.read_parquet(ecg_index, columns=["eid"])["eid"]
+    cmr = pd.read_parquet(cmr_index, columns=["eid"])["eid"]
+    tgt = pd.read_parquet(targets, columns=["eid"])["eid"]
+    df = make_splits(ecg, cmr, tgt, paired, ecg_only, seed)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(out, index=False)
+    counts = df[df.paired].paired_split.value_counts().to_dict()
+    log.info("splits: %d ECG subjects, %d paired %s", int(df.has_ecg.sum()), int(df.paired.sum()), counts)
+    return df
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ecg-index", required=True)
+    p.add_argument("--cmr-index", required=True)
+    p.add_argument("--targets", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--paired", type=float, nargs=3, default=[0.70, 0.15, 0.15])
+    p.add_argument("--ecg-only", type=float, nargs=3, default=[0.75, 0.125, 0.125])
+    p.add_argument("--seed", type=int, default=0)
+
+
+def cli(args) -> int:
+    write_splits(args.ecg_index, args.cmr_index, args.targets, args.out, args.paired, args.ecg_only, args.seed)
+    return 0

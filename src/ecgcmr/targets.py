@@ -1,0 +1,95 @@
+"""``ingest_tables``: phenotype and diagnosis tables -> one targets table.
+
+Output columns: eid, the 12 phenotypes (NaN where missing), the 6 outcomes (int8),
+age, sex. Subjects are those of the main table; a duplicated eid or a subject with no
+age/sex is excluded and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import exclusions as excl
+from .errors import InputError
+from .io.ukb_tables import field_column, read_diagnoses, read_fields
+from .phenotypes import OUTCOMES, PHENOTYPES
+
+log = logging.getLogger(__name__)
+STAGE = "ingest_tables"
+
+
+def outcome_labels(diagnoses: pd.DataFrame, eids: pd.Series, outcomes: dict[str, list[str]]) -> pd.DataFrame:
+    """1 where the subject has any code starting with one of the outcome's prefixes."""
+    labels = pd.DataFrame({"eid": eids.astype(str)})
+    for name in OUTCOMES:
+        prefixes = tuple(p.upper().replace(".", "") for p in outcomes[name])
+        hit = diagnoses.loc[diagnoses["icd10"].str.startswith(prefixes), "eid"].unique()
+        labels[name] = labels["eid"].isin(hit).astype(np.int8)
+    return labels
+
+
+def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype_fields: dict[str, int],
+                  demographic_fields: dict[str, int], outcomes: dict[str, list[str]],
+                  instance: int = 2) -> tuple[pd.DataFrame, list[excl.Exclusion]]:
+    missing = [p for p in PHENOTYPES if p not in phenotype_fields]
+    if missing:
+        raise ValueError(f"phenotype_fields lacks {missing}")
+    columns = {name: field_column(phenotype_fields[name], instance) for name in PHENOTYPES}
+    columns["age"] = field_column(demographic_fields["age"], instance)
+    columns["sex"] = field_column(demographic_fields["sex"], 0)
+    table = read_fields(main_table, columns)
+
+    rows: list[excl.Exclusion] = []
+    dup = table["eid"].duplicated(keep="first")
+    for eid in table.loc[dup, "eid"]:
+        rows.append(excl.Exclusion(eid, STAGE, "duplicate_eid", "eid repeated in main table; first row kept",
+                                   str(main_table)))
+    table = table[~dup]
+    no_demo = table["age"].isna() | table["sex"].isna()
+    for eid in table.loc[no_demo, "eid"]:
+        rows.append(excl.Exclusion(eid, STAGE, "missing_age_or_sex", "", str(main_table)))
+    table = table[~no_demo].reset_index(drop=True)
+
+    labels = outcome_labels(read_diagnoses(diagnoses_table), table["eid"], outcomes)
+    targets = table.merge(labels, on="eid", how="left")
+    targets["sex"] = targets["sex"].astype(np.int8)
+    targets = targets[["eid", *PHENOTYPES, *OUTCOMES, "age", "sex"]]
+    return targets, rows
+
+
+def ingest_tables(main_table, diagnoses_table, out_targets, out_exclusions, phenotype_fields,
+                  demographic_fields, outcomes, instance=2) -> pd.DataFrame:
+    targets, rows = build_targets(main_table, diagnoses_table, phenotype_fields, demographic_fields,
+                                  outcomes, instance)
+    Path(out_targets).parent.mkdir(parents=True, exist_ok=True)
+    targets.to_parquet(out_targets, index=False)
+    excl.write(rows, out_exclusions)
+    prevalence = ", ".join(f"{o} {targets[o].mean():.1%}" for o in OUTCOMES)
+    log.info("targets: %d subjects, %d excluded; prevalence %s", len(targets), len(rows), prevalence)
+    return targets
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="config/config.yaml", help="pipeline config (fields, outcomes)")
+    p.add_argument("--main-table", required=True)
+    p.add_argument("--diagnoses", required=True)
+    p.add_argument("--out", required=True, help="targets parquet")
+    p.add_argument("--exclusions", required=True, help="exclusions CSV")
+
+
+def cli(args) -> int:
+    import yaml
+
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    try:
+        ingest_tables(args.main_table, args.diagnoses, args.out, args.exclusions, cfg["phenotype_fields"],
+                      cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2))
+    except InputError as e:
+        log.error("%s", e)
+        return 2
+    return 0

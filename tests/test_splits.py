@@ -1,0 +1,39 @@
+"""Subject-level splits: proportions, determinism, and no leakage of paired val/test."""
+
+import numpy as np
+
+from ecgcmr.splits import make_splits
+
+
+def _ids(a, b):
+    return [str(i) for i in range(a, b)]
+
+
+def test_no_paired_val_or_test_subject_in_any_training_split():
+    ecg, cmr = _ids(0, 1000), _ids(400, 1100)  # 600 paired, 400 ECG-only, 100 CMR-only
+    df = make_splits(ecg, cmr, _ids(0, 1100), [0.7, 0.15, 0.15], [0.8, 0.1, 0.1], seed=1)
+    held_out = set(df.loc[df.paired_split.isin(["val", "test"]), "eid"])
+    trained_on = set(df.loc[(df.pretrain == "train") | (df.paired_split == "train"), "eid"])
+    assert held_out and not held_out & trained_on
+    paired = df[df.paired]
+    assert (paired.pretrain == paired.paired_split).all()
+    assert len(paired) == 600
+    frac = paired.paired_split.value_counts(normalize=True)
+    np.testing.assert_allclose([frac["train"], frac["val"], frac["test"]], [0.7, 0.15, 0.15], atol=0.01)
+    cmr_only = df[~df.has_ecg]
+    assert (cmr_only.pretrain == "").all() and (cmr_only.paired_split == "").all()
+
+
+def test_splits_are_deterministic_and_independent_of_input_order():
+    ecg, cmr = _ids(0, 300), _ids(100, 300)
+    a = make_splits(ecg, cmr, ecg, [0.7, 0.15, 0.15], [0.8, 0.1, 0.1], seed=7)
+    b = make_splits(ecg[::-1], cmr[::-1], ecg, [0.7, 0.15, 0.15], [0.8, 0.1, 0.1], seed=7)
+    c = make_splits(ecg, cmr, ecg, [0.7, 0.15, 0.15], [0.8, 0.1, 0.1], seed=8)
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_subject_without_targets_is_not_paired():
+    df = make_splits(["1", "2"], ["1", "2"], ["1"], [1, 0, 0], [1, 0, 0], seed=0)
+    assert df.set_index("eid").loc["2", "paired"] == False  # noqa: E712
+    assert df.set_index("eid").loc["2", "pretrain"] == "train"

@@ -1,0 +1,190 @@
+# Ingest: raw UK Biobank files (or the synthetic cohort) -> caches.
+# Per-subject work is scattered over shards (ecgcmr.ids.shard_of) and gathered into
+# one index per modality; every step writes an exclusions table instead of failing.
+
+
+def raw_ready(wildcards=None):
+    """The synthetic cohort must exist before ingest; real UKB folders just are."""
+    return [P.synth_done] if cfg("cohort", "synthetic") else []
+
+
+if cfg("cohort", "synthetic"):
+
+    rule synth_cohort:
+        output:
+            done=P.synth_done,
+            main_table=cfg("cohort", "main_table"),
+            diagnoses=cfg("cohort", "diagnoses_table"),
+            latents=Path(cfg("cohort", "truth_dir"), "latents.parquet").as_posix(),
+        params:
+            cohort=cfg("cohort"),
+            synth=cfg("synth"),
+            phenotype_fields=cfg("phenotype_fields"),
+            demographic_fields=cfg("demographic_fields"),
+            outcomes=cfg("outcomes"),
+        threads: workflow.cores
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            cpus_per_task=lambda wc, threads: threads,
+        log:
+            P.log("synth_cohort"),
+        benchmark:
+            P.benchmark("synth_cohort")
+        script:
+            "../scripts/synth_cohort.py"
+
+
+rule ingest_ecg:
+    input:
+        raw_ready,
+    output:
+        shard=P.ecg_shard,
+        exclusions=P.ecg_shard_exclusions,
+    params:
+        ecg_dir=cfg("cohort", "ecg_dir"),
+        n_shards=cfg("ingest", "n_shards"),
+        ecg=cfg("ecg"),
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        cpus_per_task=1,
+    log:
+        P.log("ingest_ecg", "_{shard}"),
+    benchmark:
+        P.benchmark("ingest_ecg", "_{shard}")
+    script:
+        "../scripts/ingest_ecg.py"
+
+
+rule ecg_index:
+    input:
+        shards=expand(P.ecg_shard, shard=SHARDS),
+    output:
+        index=P.ecg_index,
+        exclusions=P.ecg_index_exclusions,
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        cpus_per_task=1,
+    log:
+        P.log("ecg_index"),
+    benchmark:
+        P.benchmark("ecg_index")
+    script:
+        "../scripts/ecg_index.py"
+
+
+rule ingest_cmr:
+    input:
+        raw_ready,
+    output:
+        index=P.cmr_shard_index,
+        exclusions=P.cmr_shard_exclusions,
+    params:
+        cmr_dir=cfg("cohort", "cmr_dir"),
+        out_dir=P.cmr_nifti_dir,
+        n_shards=cfg("ingest", "n_shards"),
+        cmr=cfg("cmr"),
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        cpus_per_task=1,
+    log:
+        P.log("ingest_cmr", "_{shard}"),
+    benchmark:
+        P.benchmark("ingest_cmr", "_{shard}")
+    script:
+        "../scripts/ingest_cmr.py"
+
+
+rule cmr_index:
+    input:
+        shards=expand(P.cmr_shard_index, shard=SHARDS),
+    output:
+        index=P.cmr_index,
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        cpus_per_task=1,
+    log:
+        P.log("cmr_index"),
+    benchmark:
+        P.benchmark("cmr_index")
+    script:
+        "../scripts/cmr_index.py"
+
+
+rule ingest_tables:
+    input:
+        raw_ready,
+        main_table=cfg("cohort", "main_table"),
+        diagnoses=cfg("cohort", "diagnoses_table"),
+    output:
+        targets=P.targets,
+        exclusions=P.targets_exclusions,
+    params:
+        phenotype_fields=cfg("phenotype_fields"),
+        demographic_fields=cfg("demographic_fields"),
+        outcomes=cfg("outcomes"),
+        instance=cfg("cohort", "instance"),
+    resources:
+        mem_mb=8000,
+        runtime=30,
+        cpus_per_task=1,
+    log:
+        P.log("ingest_tables"),
+    benchmark:
+        P.benchmark("ingest_tables")
+    script:
+        "../scripts/ingest_tables.py"
+
+
+rule splits:
+    input:
+        ecg_index=P.ecg_index,
+        cmr_index=P.cmr_index,
+        targets=P.targets,
+    output:
+        splits=P.splits,
+    params:
+        paired=cfg("splits", "paired"),
+        ecg_only=cfg("splits", "ecg_only"),
+        seed=cfg("splits", "seed"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
+    log:
+        P.log("splits"),
+    benchmark:
+        P.benchmark("splits")
+    script:
+        "../scripts/splits.py"
+
+
+rule ecg_norm_stats:
+    input:
+        index=P.ecg_index,
+        splits=P.splits,
+    output:
+        stats=P.ecg_norm_stats,
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        cpus_per_task=1,
+    log:
+        P.log("ecg_norm_stats"),
+    benchmark:
+        P.benchmark("ecg_norm_stats")
+    script:
+        "../scripts/ecg_norm_stats.py"
+
+
+EXCLUSION_TABLES += [
+    *expand(P.ecg_shard_exclusions, shard=SHARDS),
+    P.ecg_index_exclusions,
+    *expand(P.cmr_shard_exclusions, shard=SHARDS),
+    P.targets_exclusions,
+]
+ALL_TARGETS += [P.ecg_index, P.cmr_index, P.targets, P.splits, P.ecg_norm_stats]

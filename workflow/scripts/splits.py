@@ -1,0 +1,7 @@
+from ecgcmr.logs import snakemake_logging
+from ecgcmr.splits import write_splits
+
+with snakemake_logging(snakemake):
+    p = snakemake.params
+    write_splits(snakemake.input.ecg_index, snakemake.input.cmr_index, snakemake.input.targets,
+                 snakemake.output.splits, p.paired, p.ecg_only, p.seed)
