@@ -1,11 +1,14 @@
 # ecgcmr: CMR-guided ECG representations (dual-phase contrastive learning).
 # Rules live in workflow/rules/, one file per stage, in data order.
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config is the embedded default; --configfile FILE overrides it key by key.
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
