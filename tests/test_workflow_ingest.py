@@ -10,7 +10,7 @@ import yaml
 
 from ecgcmr import exclusions
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("snakemake_ingest")]
+pytestmark = pytest.mark.slow
 
 
 def tiny_config(tmp: Path) -> dict:

@@ -85,7 +85,7 @@ rule ingest_cmr:
         cmr_dir=cfg("cohort", "cmr_dir"),
         out_dir=P.cmr_nifti_dir,
         n_shards=cfg("ingest", "n_shards"),
-        cmr=cfg("cmr"),
+        cmr={**cfg("cmr"), "instance": cfg("cohort", "instance")},
     resources:
         mem_mb=4000,
         runtime=240,

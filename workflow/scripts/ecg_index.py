@@ -1,4 +1,4 @@
-from ecgcmr.ecg.ingest import gather_ecg_index
+from ecgcmr.ecg.cache import gather_ecg_index
 from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):

@@ -1,4 +1,4 @@
-from ecgcmr.ecg.ingest import compute_norm_stats
+from ecgcmr.ecg.cache import compute_norm_stats
 from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
