@@ -149,5 +149,13 @@ class Paths:
     def probe(self) -> str:
         return self._p("probes", "{representation}", "{target}", "seed{seed}.json")
 
+    @property
+    def probe_weights(self) -> str:
+        return self._p("probes", "{representation}", "{target}", "seed{seed}.pt")
+
+    @property
+    def inference_manifest(self) -> str:
+        return self._p("inference", "manifest.json")
+
     def tables_dir(self) -> str:
         return self._p("tables")

@@ -1,0 +1,303 @@
+"""Downstream probes (paper 2.2, "Prediction of CMR phenotypes and clinical outcomes"):
+one 3-layer MLP with GELU per target on the frozen ECG embedding, trained on the
+training split, early-stopped on validation, scored once on test.
+
+Regression targets are standardised with training statistics and scored with R²;
+outcomes are scored with AUROC, their *training* set balanced by undersampling
+negatives (paper 3), while validation and test keep the natural prevalence.
+A target that cannot be scored (no positives in test, too few subjects, ...) gives a
+result with ``value = NaN`` and a ``reason``, never an exception: one rare outcome
+must not stop a cohort's tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import r2_score, roc_auc_score
+from torch import nn
+
+from ..phenotypes import ECG_DERIVED, OUTCOMES
+from .embed import read_embeddings
+
+log = logging.getLogger(__name__)
+
+# Binary targets scored by AUROC; every other target is a regression scored by R².
+CLASSIFICATION = set(OUTCOMES) | {"sex"}
+MIN_SUBJECTS = 4  # fewer labelled subjects in a split than this cannot train or score
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Probe hyperparameters (config ``evaluate.probe``). Defaults are the authors'
+    public code (fine_tune_ecg.py / ECGPredictor): hidden widths D/2 and D/4, no
+    dropout, AdamW(lr 1e-3, betas 0.9/0.95, weight decay 0.005), batch 64, up to
+    100 epochs, early stopping on validation loss with patience 15."""
+
+    hidden_dims: tuple[int, int] | None = None   # None: (D // 2, D // 4) of the embedding width D
+    dropout: float = 0.0
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.005
+    batch_size: int = 64
+    max_epochs: int = 100
+    patience: int = 15
+    balance_outcomes: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ProbeConfig":
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown probe hyperparameters: {sorted(unknown)}")
+        for k in ("hidden_dims", "betas"):
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    def widths(self, in_dim: int) -> tuple[int, int]:
+        return self.hidden_dims or (max(1, in_dim // 2), max(1, in_dim // 4))
+
+
+class MLPProbe(nn.Module):
+    """Three fully connected layers with GELU activations (paper 2.2)."""
+
+    def __init__(self, in_dim: int, hidden_dims: tuple[int, int] = (256, 128), out_dim: int = 1,
+                 dropout: float = 0.0):
+        super().__init__()
+        h1, h2 = hidden_dims
+        self.config = {"in_dim": in_dim, "hidden_dims": [h1, h2], "out_dim": out_dim, "dropout": dropout}
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, h1), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(h1, h2), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(h2, out_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def task_of(target: str) -> str:
+    return "classification" if target in CLASSIFICATION else "regression"
+
+
+def balance_by_undersampling(y: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of all positives and an equal-sized random subset of negatives."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(neg) > len(pos):
+        neg = rng.choice(neg, size=len(pos), replace=False)
+    return np.sort(np.concatenate([pos, neg]))
+
+
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    # constant embedding dimensions (dead units) would divide by zero
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
+def score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, str]:
+    """(value, reason): R² or AUROC, or NaN with the reason it is undefined."""
+    if len(y_true) < MIN_SUBJECTS:
+        return math.nan, f"only {len(y_true)} labelled subjects"
+    if task == "classification":
+        n_pos = int((y_true == 1).sum())
+        if n_pos == 0 or n_pos == len(y_true):
+            return math.nan, f"single class ({n_pos} positives of {len(y_true)})"
+        return float(roc_auc_score(y_true, y_pred)), ""
+    if np.var(y_true) == 0:
+        return math.nan, "constant target"
+    return float(r2_score(y_true, y_pred)), ""
+
+
+def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+              task: str, cfg: ProbeConfig, seed: int) -> tuple[MLPProbe, dict]:
+    """Train on (standardised) train data, keep the weights of the epoch with the
+    lowest validation loss; stop after ``patience`` epochs without improvement.
+    Returns the model and its history (per-epoch train/val loss and val score)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = MLPProbe(x_train.shape[1], cfg.widths(x_train.shape[1]), 1, cfg.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss() if task == "classification" else nn.MSELoss()
+    xt, yt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(y_train, dtype=torch.float32)
+    xv, yv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(y_val, dtype=torch.float32)
+
+    best, best_state, best_epoch, history = math.inf, None, -1, []
+    for epoch in range(cfg.max_epochs):
+        model.train()
+        order = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for start in range(0, len(xt), cfg.batch_size):
+            idx = order[start:start + cfg.batch_size]
+            opt.zero_grad()
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            pred_v = model(xv)
+            val = float(loss_fn(pred_v, yv))
+        history.append({"epoch": epoch, "train_loss": total / len(xt), "val_loss": val,
+                        "val_score": score(task, y_val, pred_v.numpy())[0]})
+        if val < best:
+            best, best_epoch = val, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= cfg.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, {"best_epoch": best_epoch, "best_val_loss": best, "epochs": history}
+
+
+def load_target_values(targets_path: str | Path, target: str,
+                       ecg_index_path: str | Path | None = None) -> pd.Series:
+    """Target values by eid: phenotypes, outcomes, age and sex come from the targets
+    table; the ECG-derived targets of Table 2 from the ECG cache's measurement columns."""
+    if target in ECG_DERIVED:
+        if ecg_index_path is None:
+            raise ValueError(f"target {target} needs the ECG index (measurement columns)")
+        df = pd.read_parquet(ecg_index_path, columns=["eid", target])
+    else:
+        df = pd.read_parquet(targets_path, columns=["eid", target])
+    df["eid"] = df["eid"].astype(str)
+    return df.set_index("eid")[target].astype(float)
+
+
+@dataclass
+class ProbeResult:
+    representation: str
+    target: str
+    seed: int
+    task: str
+    metric: str
+    value: float
+    reason: str = ""
+    n_train: int = 0
+    n_val: int = 0
+    n_test: int = 0
+    n_test_positive: int | None = None
+    best_epoch: int = -1
+    embedding_dim: int = 0
+
+
+def run_probe(embeddings: str | Path, targets: str | Path, splits: str | Path, target: str,
+              seed: int, representation: str, split_column: str, hyperparameters: dict,
+              out_json: str | Path, out_weights: str | Path,
+              ecg_index: str | Path | None = None) -> ProbeResult:
+    """One (representation, target, seed): train, score on test, write the result JSON
+    and the weights (with the standardisation the predictor must apply)."""
+    cfg = ProbeConfig.from_dict(hyperparameters)
+    task = task_of(target)
+    eids, x = read_embeddings(embeddings)
+    y_all = load_target_values(targets, target, ecg_index)
+    split = pd.read_parquet(splits, columns=["eid", split_column])
+    split = split.assign(eid=split["eid"].astype(str)).set_index("eid")[split_column]
+    y = y_all.reindex(eids).to_numpy(float)
+    part = split.reindex(eids).fillna("").astype(str).to_numpy()
+    labelled = ~np.isnan(y)
+
+    res = ProbeResult(representation, target, int(seed), task,
+                      "auroc" if task == "classification" else "r2", math.nan, embedding_dim=x.shape[1])
+    sel = {s: np.flatnonzero(labelled & (part == s)) for s in ("train", "val", "test")}
+    res.n_train, res.n_val, res.n_test = (len(sel[s]) for s in ("train", "val", "test"))
+    y_test = y[sel["test"]]
+    prior_shift = 0.0
+    problem = _cannot_train(task, y, sel)
+    if task == "classification":
+        res.n_test_positive = int((y_test == 1).sum())
+        if cfg.balance_outcomes and target in OUTCOMES and not problem:
+            prevalence = float((y[sel["train"]] == 1).mean()) if len(sel["train"]) else 0.5
+            if 0 < prevalence < 1:
+                # a probe trained at 50% prevalence outputs odds inflated by
+                # (1-p)/p; adding logit(p) gives probabilities at the cohort's prevalence
+                prior_shift = math.log(prevalence / (1 - prevalence))
+            sel["train"] = sel["train"][balance_by_undersampling(y[sel["train"]], seed)]
+            res.n_train = len(sel["train"])
+            problem = _cannot_train(task, y, sel)
+    weights = None
+    if problem:
+        res.reason = problem
+    else:
+        x_mean, x_std = _standardiser(x[sel["train"]])
+        xs = (x - x_mean) / x_std
+        y_mean, y_std = (0.0, 1.0)
+        if task == "regression":
+            y_mean, y_std = float(y[sel["train"]].mean()), float(y[sel["train"]].std() or 1.0)
+        ys = (y - y_mean) / y_std
+        model, hist = fit_probe(xs[sel["train"]], ys[sel["train"]], xs[sel["val"]], ys[sel["val"]],
+                                task, cfg, seed)
+        with torch.no_grad():
+            pred = model(torch.as_tensor(xs[sel["test"]], dtype=torch.float32)).numpy()
+        # R² is invariant to the affine target standardisation; score in original units anyway
+        pred = pred * y_std + y_mean if task == "regression" else pred
+        res.value, res.reason = score(task, y_test, pred)
+        res.best_epoch = hist["best_epoch"]
+        weights = {"state_dict": model.state_dict(), "config": model.config, "task": task,
+                   "target": target, "x_mean": x_mean.astype(np.float32), "x_std": x_std.astype(np.float32),
+                   "y_mean": y_mean, "y_std": y_std, "prior_logit_shift": prior_shift, "history": hist["epochs"]}
+    log.info("%s / %s / seed %d: %s = %s %s", representation, target, seed, res.metric, res.value, res.reason)
+    write_result(res, hyperparameters, out_json)
+    Path(out_weights).parent.mkdir(parents=True, exist_ok=True)
+    # an untrainable target still gets a weights file (holding None) so the DAG is
+    # complete; the predictor reports such a target as unavailable
+    torch.save(weights, out_weights)
+    return res
+
+
+def _cannot_train(task: str, y: np.ndarray, sel: dict[str, np.ndarray]) -> str:
+    for s in ("train", "val"):
+        if len(sel[s]) < MIN_SUBJECTS:
+            return f"only {len(sel[s])} labelled {s} subjects"
+    if task == "classification":
+        n_pos = int((y[sel["train"]] == 1).sum())
+        if n_pos == 0 or n_pos == len(sel["train"]):
+            return f"single class in train ({n_pos} positives of {len(sel['train'])})"
+    elif np.var(y[sel["train"]]) == 0:
+        return "constant target in train"
+    return ""
+
+
+def write_result(res: ProbeResult, hyperparameters: dict, path: str | Path) -> None:
+    d = asdict(res)
+    d["value"] = None if math.isnan(d["value"]) else d["value"]  # JSON has no NaN
+    d["hyperparameters"] = dict(hyperparameters)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(d, indent=2) + "\n")
+
+
+def read_result(path: str | Path) -> dict:
+    d = json.loads(Path(path).read_text())
+    d["value"] = math.nan if d["value"] is None else float(d["value"])
+    return d
+
+
+def load_probe(path: str | Path) -> dict | None:
+    """A saved probe: dict with ``model`` ready for inference, or None if the target
+    could not be trained."""
+    w = torch.load(path, map_location="cpu", weights_only=False)
+    if w is None:
+        return None
+    model = MLPProbe(**w["config"])
+    model.load_state_dict(w["state_dict"])
+    model.eval()
+    return {**w, "model": model}
+
+
+def apply_probe(probe: dict, x: np.ndarray) -> np.ndarray:
+    """Predictions in the target's units (regression) or probabilities (classification)."""
+    xs = (np.asarray(x, np.float32) - probe["x_mean"]) / probe["x_std"]
+    with torch.no_grad():
+        out = probe["model"](torch.as_tensor(xs, dtype=torch.float32))
+    if probe["task"] == "classification":
+        return torch.sigmoid(out + probe.get("prior_logit_shift", 0.0)).numpy()
+    return out.numpy() * probe["y_std"] + probe["y_mean"]

@@ -1,0 +1,69 @@
+"""The alignment's shared latent space on held-out subjects: each test subject's ECG
+(aligned encoder + ECG head) and CMR (frozen encoders + their heads) in the 128-d
+space the contrastive loss compares, projected to 2-D for the report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .embed import embed_eids, resolve_device
+from .plots import embedding_projection
+
+log = logging.getLogger(__name__)
+
+
+def load_heads(path: str | Path) -> nn.ModuleDict:
+    """The projection heads saved by the alignment (``heads.pt``), in eval mode."""
+    from ..models.heads import ProjectionHead
+
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    heads = nn.ModuleDict({m: ProjectionHead(d, blob["hidden_dim"], blob["out_dim"])
+                           for m, d in blob["in_dims"].items()})
+    heads.load_state_dict(blob["state_dict"])
+    return heads.eval()
+
+
+def held_out_pairs(splits: str | Path, crop_index: str | Path, ecg_index: str | Path,
+                   split: str = "test") -> list[str]:
+    sp = pd.read_parquet(splits)
+    have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str)) & \
+        set(pd.read_parquet(ecg_index, columns=["eid"])["eid"].astype(str))
+    return sorted(e for e in sp.loc[sp["paired_split"] == split, "eid"].astype(str) if e in have)
+
+
+@torch.no_grad()
+def shared_space_embeddings(ecg_encoder: str | Path, heads: str | Path, cmr_encoders: dict[str, str | Path],
+                            ecg_index: str | Path, norm_stats: str | Path, crop_index: str | Path,
+                            splits: str | Path, split: str = "test", batch_size: int = 16,
+                            device: str = "auto") -> dict[str, tuple[list[str], np.ndarray]]:
+    """modality -> (eids, projected embeddings) for the paired subjects of ``split``."""
+    from ..ecg.cache import EcgCache
+    from ..models import load_ecg_encoder
+    from ..models.cmr_encoders import VIEWS, load_cmr_encoder
+    from ..train.paired_data import cmr_embeddings
+
+    dev = resolve_device(device)
+    eids = held_out_pairs(splits, crop_index, ecg_index, split)
+    if len(eids) < 3:
+        raise ValueError(f"only {len(eids)} paired {split} subjects with crops and an ECG")
+    head = load_heads(heads).to(dev)
+    z_ecg = embed_eids(load_ecg_encoder(ecg_encoder), eids, EcgCache(ecg_index, norm_stats).get, batch_size, dev)
+    out = {"ECG": (eids, head["ecg"](torch.as_tensor(z_ecg, device=dev)).cpu().numpy())}
+    for modality, path in cmr_encoders.items():
+        enc = load_cmr_encoder(path)
+        z = cmr_embeddings(enc, str(crop_index), eids, VIEWS[enc.config.view].crop, batch_size, dev)
+        out[f"CMR {modality.upper()}"] = (eids, head[modality](z.to(dev)).cpu().numpy())
+    return out
+
+
+def plot_shared_space(ecg_encoder, heads, cmr_encoders, ecg_index, norm_stats, crop_index, splits,
+                      targets, out_png, colour_by: str = "LVEF", device: str = "auto") -> None:
+    parts = shared_space_embeddings(ecg_encoder, heads, cmr_encoders, ecg_index, norm_stats, crop_index,
+                                    splits, device=device)
+    embedding_projection(parts, out_png, targets, colour_by)

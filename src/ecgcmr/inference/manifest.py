@@ -1,0 +1,71 @@
+"""The inference manifest: everything ``ecgcmr predict`` needs from a finished run,
+so prediction needs neither the Snakefile nor the config.
+
+``{results}/inference/manifest.json`` names (relative to the run directory, so a run
+directory can be moved or copied whole) the ECG encoder, the normalisation statistics,
+the preprocessing parameters used at ingest, and the probe weights per target (one
+file per seed; predictions are averaged over seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..phenotypes import OUTCOMES, PHENOTYPES
+
+FORMAT_VERSION = 1
+MANIFEST = Path("inference", "manifest.json")
+
+
+def _relative(path: str | Path, run_dir: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), run_dir.resolve())).as_posix()
+
+
+def write_manifest(out: str | Path, run_dir: str | Path, representation: str, encoder: str | Path,
+                   norm_stats: str | Path, ecg_params: dict, probe_weights: list[str | Path]) -> dict:
+    """Probe weight files are ``probes/{representation}/{target}/seed{seed}.pt``: the
+    target is read from the folder name."""
+    run_dir = Path(run_dir)
+    probes: dict[str, list[str]] = {}
+    for w in sorted(probe_weights, key=str):
+        probes.setdefault(Path(w).parent.name, []).append(_relative(w, run_dir))
+    unknown = set(probes) - set(PHENOTYPES) - set(OUTCOMES)
+    if unknown:
+        raise ValueError(f"probe weights for targets that predict does not report: {sorted(unknown)}")
+    manifest = {
+        "format": FORMAT_VERSION,
+        "representation": representation,
+        "encoder": _relative(encoder, run_dir),
+        "norm_stats": _relative(norm_stats, run_dir),
+        "ecg": dict(ecg_params),
+        "probes": {t: probes[t] for t in [*PHENOTYPES, *OUTCOMES] if t in probes},
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def read_manifest(run_dir: str | Path) -> tuple[dict, Path]:
+    """(manifest with absolute paths, run_dir); InputError if the run is incomplete."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        raise InputError(path, "missing_manifest",
+                         "not a finished run directory (run the pipeline's inference_manifest rule first)")
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(path, "bad_manifest", str(e)) from None
+    if m.get("format") != FORMAT_VERSION:
+        raise InputError(path, "bad_manifest", f"format {m.get('format')!r}, expected {FORMAT_VERSION}")
+    absolute = dict(m)
+    absolute["encoder"] = run_dir / m["encoder"]
+    absolute["norm_stats"] = run_dir / m["norm_stats"]
+    absolute["probes"] = {t: [run_dir / w for w in ws] for t, ws in m["probes"].items()}
+    for f in [absolute["encoder"], absolute["norm_stats"], *(w for ws in absolute["probes"].values() for w in ws)]:
+        if not Path(f).is_file():
+            raise InputError(f, "missing_run_file", f"named in {path} but absent")
+    return absolute, run_dir

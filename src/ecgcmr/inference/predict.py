@@ -1,0 +1,192 @@
+"""ECG-only inference: the 12 CMR phenotypes and 6 outcome probabilities of each ECG.
+
+Input: CardioSoft XML files, WFDB records (path without extension, or its ``.hea``),
+or folders of either. Each record is read and filtered with the very functions ingest
+uses (``ecgcmr.io`` readers, ``ecgcmr.ecg.preprocess.preprocess_batch``, the cache's
+storage dtype), normalised with the run's training-split statistics, embedded by the
+run's encoder and passed to every seed's probe; seeds are averaged. Everything comes
+from the run directory's ``inference/manifest.json`` (no Snakefile, no config).
+
+A record that cannot be read gives an error row (status ``error``, reason, detail);
+the command fails (exit 1) only when no record could be predicted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..ecg.ingest import _reader_kwargs as reader_kwargs
+from ..ecg.preprocess import preprocess_batch
+from ..ecg.record import EcgRecord
+from ..errors import InputError
+from ..evaluate.probe import apply_probe, load_probe
+from ..io.cardiosoft import read_cardiosoft_xml
+from ..io.wfdb_records import read_wfdb_record, record_base
+from ..phenotypes import OUTCOMES, PHENOTYPES
+from .manifest import read_manifest
+
+log = logging.getLogger(__name__)
+ID_COLUMNS = ["input", "eid", "status", "reason", "detail"]
+
+
+def phenotype_column(name: str) -> str:
+    return f"{name} [{PHENOTYPES[name][1]}]"
+
+
+def outcome_column(name: str) -> str:
+    return f"{name} probability"
+
+
+def discover_inputs(paths: list[str | Path]) -> list[tuple[str, str]]:
+    """(kind, path) per record: ``xml`` files and ``wfdb`` record bases; a folder
+    contributes its ``*.xml`` and ``*.hea``. Anything else is an ``unsupported_input``
+    item, reported per record rather than stopping the others."""
+    items: list[tuple[str, str]] = []
+    for raw in map(Path, paths):
+        if raw.is_dir():
+            found = sorted(raw.glob("*.xml")) + sorted(raw.glob("*.hea"))
+            if not found:
+                items.append(("missing", str(raw)))
+            items += [("xml" if f.suffix == ".xml" else "wfdb", str(f if f.suffix == ".xml" else f.with_suffix("")))
+                      for f in found]
+        elif raw.suffix.lower() == ".xml":
+            items.append(("xml", str(raw)))
+        elif raw.suffix.lower() in (".hea", ".dat", ".mat") or Path(str(raw) + ".hea").is_file():
+            items.append(("wfdb", record_base(raw)))
+        elif not raw.exists():
+            items.append(("missing", str(raw)))
+        else:
+            items.append(("unsupported", str(raw)))
+    return items
+
+
+class Predictor:
+    """The encoder, normalisation and probes of one finished run."""
+
+    def __init__(self, run_dir: str | Path, device: str = "cpu"):
+        from ..models import load_ecg_encoder
+
+        self.manifest, self.run_dir = read_manifest(run_dir)
+        self.params = self.manifest["ecg"]
+        stats = json.loads(Path(self.manifest["norm_stats"]).read_text())
+        self.mean = np.asarray(stats["mean"], np.float32)[:, None]
+        self.std = np.maximum(np.asarray(stats["std"], np.float32), 1e-6)[:, None]  # as EcgCache
+        self.device = torch.device(device)
+        self.encoder = load_ecg_encoder(self.manifest["encoder"]).to(self.device).eval()
+        self.probes = {t: [p for p in map(load_probe, ws) if p is not None]
+                       for t, ws in self.manifest["probes"].items()}
+
+    def read(self, kind: str, path: str) -> EcgRecord:
+        kwargs = reader_kwargs(self.params)   # ingest's own: same rate, length, flat-lead check
+        if kind == "xml":
+            return read_cardiosoft_xml(path, **kwargs)
+        if kind == "wfdb":
+            return read_wfdb_record(path, **kwargs)
+        if kind == "missing":
+            raise InputError(path, "not_found", "no such file or folder (or a folder without .xml/.hea)")
+        raise InputError(path, "unsupported_input", "expected a CardioSoft .xml or a WFDB record (.hea)")
+
+    def normalised(self, records: list[EcgRecord]) -> np.ndarray:
+        """Filtered exactly as ingest, stored at the cache's dtype, then normalised as
+        the cache is read."""
+        x = preprocess_batch(np.stack([r.signal for r in records]), self.params)
+        x = x.astype(self.params.get("cache_dtype", "float16")).astype(np.float32)
+        return (x - self.mean) / self.std
+
+    @torch.no_grad()
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        return self.encoder.embed(torch.as_tensor(x, device=self.device)).float().cpu().numpy()
+
+    def predict_embeddings(self, z: np.ndarray) -> dict[str, np.ndarray]:
+        """Seed-averaged prediction per target (NaN when the run has no usable probe)."""
+        out = {}
+        for t, probes in self.probes.items():
+            out[t] = (np.mean([apply_probe(p, z) for p in probes], axis=0) if probes
+                      else np.full(len(z), np.nan))
+        return out
+
+    def predict(self, items: list[tuple[str, str]], batch_size: int = 32) -> pd.DataFrame:
+        rows: list[dict] = []
+        ok: list[tuple[int, EcgRecord]] = []
+        for kind, path in items:
+            row = {"input": path, "eid": Path(path).stem, "status": "ok", "reason": "", "detail": ""}
+            try:
+                rec = self.read(kind, path)
+                row["eid"] = rec.eid
+                ok.append((len(rows), rec))
+            except InputError as e:
+                row.update(status="error", reason=e.reason, detail=str(e))
+                log.error("%s", e)
+            rows.append(row)
+        for start in range(0, len(ok), batch_size):
+            chunk = ok[start:start + batch_size]
+            preds = self.predict_embeddings(self.embed(self.normalised([r for _, r in chunk])))
+            for j, (i, _) in enumerate(chunk):
+                for t, v in preds.items():
+                    rows[i][t] = float(v[j])
+        df = pd.DataFrame(rows)
+        names = {**{t: phenotype_column(t) for t in PHENOTYPES}, **{t: outcome_column(t) for t in OUTCOMES}}
+        for t in [*PHENOTYPES, *OUTCOMES]:
+            if t not in df:
+                df[t] = np.nan   # a target the run did not train: column present, empty
+        return df[ID_COLUMNS + [*PHENOTYPES, *OUTCOMES]].rename(columns=names)
+
+
+def to_json(df: pd.DataFrame) -> str:
+    """One object per record: phenotypes with units, outcome probabilities."""
+    out = []
+    for _, r in df.iterrows():
+        obj = {c: r[c] for c in ID_COLUMNS}
+        if r["status"] == "ok":
+            obj["phenotypes"] = {t: {"value": _num(r[phenotype_column(t)]), "unit": PHENOTYPES[t][1],
+                                     "description": PHENOTYPES[t][0]} for t in PHENOTYPES}
+            obj["outcome_probabilities"] = {t: _num(r[outcome_column(t)]) for t in OUTCOMES}
+        out.append(obj)
+    return json.dumps(out, indent=2) + "\n"
+
+
+def _num(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 6)
+
+
+def predict_files(inputs: list[str | Path], run_dir: str | Path, device: str = "cpu") -> pd.DataFrame:
+    return Predictor(run_dir, device).predict(discover_inputs(inputs))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+",
+                   help="CardioSoft XML files, WFDB records (path without extension or .hea), or folders of either")
+    p.add_argument("--run", required=True, help="finished run directory (e.g. results/demo)")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", default="-", help="output file (default: stdout)")
+    p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda)")
+
+
+def cli(args) -> int:
+    from ..logs import setup
+
+    setup(level=logging.WARNING)
+    try:
+        df = predict_files(args.inputs, args.run, args.device)
+    except InputError as e:   # the run directory itself is unusable
+        print(f"ecgcmr predict: {e}", file=sys.stderr)
+        return 2
+    text = df.to_csv(index=False) if args.format == "csv" else to_json(df)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text)
+    n_ok = int((df["status"] == "ok").sum())
+    if n_ok < len(df):
+        print(f"ecgcmr predict: {len(df) - n_ok} of {len(df)} records could not be predicted "
+              "(status=error rows)", file=sys.stderr)
+    return 0 if n_ok else 1

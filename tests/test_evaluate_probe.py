@@ -1,0 +1,90 @@
+"""MLP probes on frozen embeddings: they find a planted signal, find nothing in noise,
+balance outcome training sets, and record unscorable targets instead of crashing."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest_evaluate import FAST_PROBE, planted_cohort
+from ecgcmr.evaluate.probe import (MLPProbe, apply_probe, balance_by_undersampling, load_probe,
+                                   read_result, run_probe, score)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    torch.set_num_threads(1)
+    return planted_cohort(tmp_path_factory.mktemp("planted"))
+
+
+def _run(cohort, tmp_path, rep, target, seed=0, **kw):
+    out = tmp_path / rep / target / f"seed{seed}.json"
+    res = run_probe(cohort[rep], cohort["targets"], cohort["splits"], target, seed, rep, "paired_split",
+                    {**FAST_PROBE, **kw}, out, out.with_suffix(".pt"), ecg_index=cohort["ecg_index"])
+    return res, out
+
+
+def test_mlp_is_three_linear_layers_with_gelu():
+    m = MLPProbe(8, (16, 4))
+    kinds = [type(layer).__name__ for layer in m.net]
+    assert kinds.count("Linear") == 3 and kinds.count("GELU") == 2
+    assert m(torch.zeros(5, 8)).shape == (5,)
+
+
+def test_planted_signal_gives_high_r2_and_noise_does_not(cohort, tmp_path):
+    sig, out = _run(cohort, tmp_path, "signal", "LVEF")
+    noise, _ = _run(cohort, tmp_path, "noise", "LVEF")
+    assert sig.value > 0.7, sig
+    assert noise.value < 0.15, noise
+    written = read_result(out)
+    assert written["metric"] == "r2" and written["value"] == pytest.approx(sig.value)
+    assert written["hyperparameters"]["hidden_dims"] == FAST_PROBE["hidden_dims"]
+    assert sig.n_train + sig.n_val + sig.n_test == 240
+
+
+def test_missing_target_values_are_left_out(cohort, tmp_path):
+    res, _ = _run(cohort, tmp_path, "signal", "LVMT")
+    assert res.n_train + res.n_val + res.n_test < 240 and np.isfinite(res.value)
+
+
+def test_outcome_auroc_and_balanced_training(cohort, tmp_path):
+    res, out = _run(cohort, tmp_path, "signal", "HF")
+    assert res.metric == "auroc" and res.value > 0.8
+    # train set balanced: n_train is twice the number of training positives
+    probe = load_probe(out.with_suffix(".pt"))
+    assert res.n_train % 2 == 0 and probe["prior_logit_shift"] < 0
+    p = apply_probe(probe, np.zeros((3, 16), np.float32))
+    assert p.shape == (3,) and ((p >= 0) & (p <= 1)).all()
+
+
+def test_ecg_derived_target_from_ecg_index(cohort, tmp_path):
+    res, _ = _run(cohort, tmp_path, "signal", "qrs_duration")
+    assert res.metric == "r2" and res.value > 0.7
+
+
+def test_outcome_without_cases_is_nan_with_reason(cohort, tmp_path):
+    res, out = _run(cohort, tmp_path, "signal", "SCD")
+    assert math.isnan(res.value) and "single class" in res.reason
+    assert json.loads(out.read_text())["value"] is None
+    assert load_probe(out.with_suffix(".pt")) is None
+
+
+def test_undersampling_is_seeded_and_balanced():
+    y = np.array([1] * 5 + [0] * 50)
+    a, b = balance_by_undersampling(y, 1), balance_by_undersampling(y, 1)
+    assert (a == b).all() and (y[a] == 1).sum() == (y[a] == 0).sum() == 5
+    assert not (a == balance_by_undersampling(y, 2)).all()
+
+
+def test_score_degenerate_cases():
+    assert math.isnan(score("classification", np.zeros(10), np.random.rand(10))[0])
+    assert math.isnan(score("regression", np.ones(10), np.random.rand(10))[0])
+    assert score("regression", np.arange(10.0), np.arange(10.0))[0] == pytest.approx(1.0)
+
+
+def test_seeds_give_reproducible_results(cohort, tmp_path):
+    a, _ = _run(cohort, tmp_path / "a", "signal", "LVDV", seed=3)
+    b, _ = _run(cohort, tmp_path / "b", "signal", "LVDV", seed=3)
+    assert a.value == b.value
