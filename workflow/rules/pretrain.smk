@@ -1,1 +1,109 @@
-# Stage placeholder: rules for this stage are added by its issue.
+# Pretraining: modality-specific encoders (paper 2.2, Figure 1A).
+# Trainers use the shared loop (ecgcmr.train.loop): checkpoint.pt every epoch and on
+# SIGTERM/SIGUSR1, resumed when the job is retried. checkpoint.pt is deliberately not
+# an output, so Snakemake never deletes it before a retry.
+
+TRAIN = config.get("train", {})
+# Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
+# `train:` section gives the rest (later sections win).
+TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
+                "weight_decay", "betas", "grad_clip", "amp", "num_workers", "seed", "progress"]
+
+
+def trainer_params(section):
+    """Every trainer hyperparameter of a stage: shared `train:` values overridden by
+    the stage's own, so a change of either reruns exactly that stage's jobs."""
+    merged = {k: v for k, v in TRAIN.items() if k in TRAINER_KEYS}
+    merged.update({k: v for k, v in cfg(section).items() if k in TRAINER_KEYS})
+    return merged
+
+
+# --- ECG: ViT masked autoencoder, one job per size (Tables 2-3, Figure 2) ---------------
+
+PRETRAIN_ECG = cfg("pretrain_ecg")
+ECG_MAE_DIR = P.model_dir("ecg_mae_{size}")
+
+
+rule pretrain_ecg:
+    input:
+        index=P.ecg_index,
+        norm_stats=P.ecg_norm_stats,
+        splits=P.splits,
+    output:
+        encoder=P.ecg_mae,
+        history=str(Path(ECG_MAE_DIR, "history.csv")),
+        curve=report(str(Path(ECG_MAE_DIR, "curve.png")), category="ECG pretraining",
+                     subcategory="{size}", labels={"model": "ViT-{size} MAE", "figure": "loss curve"}),
+        figure2=report(str(Path(ECG_MAE_DIR, "figure2.png")), category="ECG pretraining",
+                       subcategory="{size}",
+                       labels={"model": "ViT-{size} MAE", "figure": "Figure 2: reconstruction"}),
+    wildcard_constraints:
+        size="tiny|small|medium|base",
+    params:
+        out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
+        model=PRETRAIN_ECG["model"],
+        train=trainer_params("pretrain_ecg"),
+    threads: PRETRAIN_ECG["resources"]["cpus_per_task"]
+    resources:
+        gpu=1,
+        mem_mb=PRETRAIN_ECG["resources"]["mem_mb"],
+        runtime=PRETRAIN_ECG["resources"]["runtime"],
+        cpus_per_task=PRETRAIN_ECG["resources"]["cpus_per_task"],
+    retries: TRAIN.get("retries", 0)
+    log:
+        P.log("pretrain_ecg", "_{size}"),
+    benchmark:
+        P.benchmark("pretrain_ecg", "_{size}")
+    script:
+        "../scripts/pretrain_ecg.py"
+
+
+ALL_TARGETS += expand(P.ecg_mae, size=PRETRAIN_ECG["sizes"])
+ALL_TARGETS += expand(str(Path(ECG_MAE_DIR, "figure2.png")), size=PRETRAIN_ECG["sizes"])
+
+
+# --- CMR encoders (pretrain_cmr rules: H4b) ----------------------------------------------
+# Rules for the CMR encoders go below this line; they reuse trainer_params(section).
+# One job per view (ed3d, es3d, ed25d, es25d, mid2d, mid2dt): ecgcmr.train.pretrain_cmr.
+PRETRAIN_CMR = cfg("pretrain_cmr")
+CMR_MODEL_KEYS = ["backbone", "lstm_hidden", "time_stride"]   # CmrEncoderConfig fields
+CMR_MODEL_DIR = P.model_dir("cmr_{view}")
+
+
+rule pretrain_cmr:
+    input:
+        crop_index=P.crop_index,
+        targets=P.targets,
+        splits=P.splits,
+    output:
+        encoder=P.cmr_encoder,
+        metrics=str(Path(CMR_MODEL_DIR, "metrics.json")),
+        history=str(Path(CMR_MODEL_DIR, "history.csv")),
+        curve=report(str(Path(CMR_MODEL_DIR, "curve.png")), category="CMR pretraining",
+                     subcategory="{view}", labels={"model": "CMR {view}", "figure": "loss curve"}),
+    wildcard_constraints:
+        view="ed3d|es3d|ed25d|es25d|mid2d|mid2dt",
+    params:
+        out_dir=lambda wc: P.model_dir(f"cmr_{wc.view}"),
+        targets=PRETRAIN_CMR["targets"],
+        hflip_p=PRETRAIN_CMR.get("hflip_p", 0.5),
+        # lstm_hidden/time_stride shape only mid2dt: changing them reruns only that view
+        model=lambda wc: {k: PRETRAIN_CMR[k] for k in CMR_MODEL_KEYS
+                          if k in PRETRAIN_CMR and (k == "backbone" or wc.view == "mid2dt")},
+        train=trainer_params("pretrain_cmr"),
+    threads: PRETRAIN_CMR["resources"]["cpus_per_task"]
+    resources:
+        mem_mb=PRETRAIN_CMR["resources"]["mem_mb"],
+        runtime=PRETRAIN_CMR["resources"]["runtime"],
+        cpus_per_task=PRETRAIN_CMR["resources"]["cpus_per_task"],
+        gpu=1,
+    retries: TRAIN.get("retries", 0)
+    log:
+        P.log("pretrain_cmr", "_{view}"),
+    benchmark:
+        P.benchmark("pretrain_cmr", "_{view}")
+    script:
+        "../scripts/pretrain_cmr.py"
+
+
+ALL_TARGETS += expand(P.cmr_encoder, view=PRETRAIN_CMR["views"])

@@ -1,0 +1,55 @@
+"""Training figures: loss curves of any trainer, and the paper's Figure 2 (original vs
+MAE-reconstructed 12-lead ECG of one test subject)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def plot_curves(history: list[dict], path: str | Path) -> None:
+    """Train/val loss per epoch (left) and the learning rate (right)."""
+    epochs = [r["epoch"] + 1 for r in history]
+    fig, (ax, ax_lr) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for split in ("train", "val"):
+        ys = [r.get(f"{split}_loss", np.nan) for r in history]
+        ax.plot(epochs, ys, marker="o", ms=3, label=split)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax_lr.plot(epochs, [r.get("lr", np.nan) for r in history], color="grey")
+    ax_lr.set_xlabel("epoch")
+    ax_lr.set_ylabel("learning rate (end of epoch)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_reconstruction(original: np.ndarray, reconstructed: np.ndarray, mask: np.ndarray,
+                        path: str | Path, *, fs: float = 500.0, title: str = "") -> None:
+    """Figure 2: each lead's original (black) and reconstruction (red); masked
+    patches shaded. ``original``/``reconstructed`` (12, T), ``mask`` (12, T) bool."""
+    n_leads, t = original.shape
+    time = np.arange(t) / fs
+    fig, axes = plt.subplots(n_leads, 1, figsize=(10, 1.1 * n_leads), sharex=True)
+    for i, ax in enumerate(np.atleast_1d(axes)):
+        ax.fill_between(time, 0, 1, where=mask[i], color="0.9", step="mid",
+                        transform=ax.get_xaxis_transform(), linewidth=0)
+        ax.plot(time, original[i], color="black", lw=0.6, label="original")
+        ax.plot(time, reconstructed[i], color="tab:red", lw=0.6, label="reconstructed")
+        ax.set_ylabel(LEADS[i] if i < len(LEADS) else str(i), rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+    axes[0].legend(loc="upper right", fontsize=7, ncol=2)
+    axes[-1].set_xlabel("time [s]")
+    if title:
+        axes[0].set_title(title)
+    fig.tight_layout(h_pad=0.1)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,124 @@
+"""ECG encoder pretraining: the ViT masked autoencoder on the pretraining split
+(paper 2.2 "ECG Encoder Training", Tables 2-3, Figure 2).
+
+Reads the ECG cache (lead-wise normalised with the train-split statistics) and the
+``pretrain`` column of splits.parquet; trains with the shared loop; writes into
+``out_dir`` the loop's files plus ``encoder.pt`` (``ecgcmr.models.load_ecg_encoder``)
+and ``figure2.png`` (original vs reconstructed 12 leads of one test subject).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ecgcmr.ecg.cache import EcgCache, EcgDataset
+from ecgcmr.models import save_ecg_encoder
+from ecgcmr.models.vit_mae import EcgMAE
+from ecgcmr.train import distributed as D
+from ecgcmr.train.figures import plot_reconstruction
+from ecgcmr.train.loop import TrainConfig, fit
+
+log = logging.getLogger(__name__)
+
+
+def mae_step(model, batch: torch.Tensor):
+    """The loop's step: masked-patch MSE of one batch of normalised ECGs."""
+    loss, _, _ = model(batch)
+    return loss, {}
+
+
+def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]:
+    """Pretraining train/val/test eids (sorted) that are in the cache."""
+    splits = pd.read_parquet(splits_path, columns=["eid", "pretrain"])
+    splits["eid"] = splits["eid"].astype(str)
+    cached = set(cache.eids)
+    out = {}
+    for name in ("train", "val", "test"):
+        eids = splits.loc[splits["pretrain"] == name, "eid"]
+        missing = int((~eids.isin(cached)).sum())
+        if missing:  # splits are built from the ECG index, so this means stale inputs
+            log.warning("%d %s eids of %s are not in the ECG cache", missing, name, splits_path)
+        out[name] = sorted(e for e in eids if e in cached)
+    if not out["train"] or not out["val"]:
+        raise ValueError(f"{splits_path}: the pretraining split needs train and val ECGs, "
+                         f"got {len(out['train'])} train / {len(out['val'])} val")
+    return out
+
+
+def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_path: str | Path,
+                 out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict) -> dict:
+    """Train the ``size`` ViT MAE; returns the loop's summary plus the test loss.
+
+    ``model_cfg``: :class:`EcgMAE` arguments other than the size (patch_size,
+    mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields.
+    """
+    out = Path(out_dir)
+    D.init_from_env()
+    cache = EcgCache(index_path, norm_stats_path)
+    eids = split_eids(splits_path, cache)
+    cfg = TrainConfig.from_config(train_cfg)
+    torch.manual_seed(cfg.seed)  # initialisation
+    model = EcgMAE.from_size(size, **model_cfg)
+    log.info("ECG MAE %s: %.2f M encoder parameters; %d train / %d val / %d test ECGs",
+             size, model.encoder_parameters() / 1e6, *(len(eids[k]) for k in ("train", "val", "test")))
+    signature = {"model": model.config, "data": _digest(eids["train"] + ["|"] + eids["val"])}
+    summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
+                  mae_step, out, cfg, signature=signature)
+    if D.is_main():
+        test = eids["test"] or eids["val"]  # tiny cohorts may have no test ECG
+        summary["test_loss"] = masked_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
+        meta = {"size": size, "best_epoch": summary["best_epoch"],
+                "best_val_loss": summary["best_val_loss"], "test_loss": summary["test_loss"],
+                "n_train": len(eids["train"]), "norm_stats": str(norm_stats_path)}
+        save_ecg_encoder(model, out / "encoder.pt", meta=meta)
+        figure2(model, cache, test[0], out / "figure2.png", seed=cfg.seed, title=f"ViT-{size} MAE")
+        log.info("ECG MAE %s: best val loss %.4f (epoch %d), test loss %.4f", size,
+                 summary["best_val_loss"], summary["best_epoch"] + 1, summary["test_loss"])
+    D.barrier()
+    D.cleanup()
+    return summary
+
+
+@torch.no_grad()
+def masked_mse(model: EcgMAE, dataset, batch_size: int, seed: int) -> float:
+    """Mean masked-patch MSE over ``dataset`` with seeded masks (rank 0, no DDP)."""
+    dev = next(model.parameters()).device
+    model.eval()
+    total, n = 0.0, 0
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
+            loss, _, _ = model(batch.to(dev))
+            total += float(loss) * len(batch)
+            n += len(batch)
+    return total / max(n, 1)
+
+
+@torch.no_grad()
+def figure2(model: EcgMAE, cache: EcgCache, eid: str, path: str | Path, *, seed: int = 0,
+            title: str = "") -> None:
+    """The paper's Figure 2 for one subject, in mV (normalisation undone)."""
+    dev = next(model.parameters()).device
+    model.eval()
+    x = torch.from_numpy(cache.get([eid])).to(dev)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        _, pred, mask = model(x)
+    recon = model.unpatchify(pred.float())[0].cpu().numpy()
+    hidden = mask[0].view(model.n_leads, model.n_time).repeat_interleave(model.patch_size, 1)
+    orig = x[0].cpu().numpy()
+    if cache.mean is not None:
+        orig, recon = (a / cache.scale + cache.mean for a in (orig, recon))
+    plot_reconstruction(orig, recon, hidden.cpu().numpy().astype(bool), path,
+                        title=f"{title}: subject {eid} (shaded: masked patches)")
+
+
+def _digest(items: list[str]) -> str:
+    return hashlib.sha1("\n".join(items).encode()).hexdigest()[:16]
+
+
