@@ -1,1 +1,72 @@
-# Stage placeholder: rules for this stage are added by its issue.
+# Alignment: contrastive ECG-CMR training (paper 2.2, eq. 1-2), one job per Table 1
+# variant. A variant is data in config (align.variants: CLIP pairs and weights); this
+# file only maps its modalities to the frozen CMR encoders they need.
+
+ALIGN = cfg("align")
+# "ed"/"es" name the phase encoders of the configured kind: ed3d/es3d or ed25d/es25d.
+PHASE_SUFFIX = {"3d": "3d", "2.5d": "25d"}[ALIGN.get("phase_encoder", "3d")]
+
+
+def align_view(modality):
+    """The CMR view behind a non-ECG modality of a variant."""
+    return f"{modality}{PHASE_SUFFIX}" if modality in ("ed", "es") else modality
+
+
+def align_variant(wildcards):
+    return ALIGN["variants"][wildcards.variant]
+
+
+def align_inputs(wildcards):
+    pairs = align_variant(wildcards)["pairs"]
+    modalities = sorted({m for pair in pairs for m in pair} - {"ecg"})
+    return {
+        "ecg_encoder": P.ecg_mae.format(size=ALIGN["ecg_size"]),
+        "ecg_index": P.ecg_index,
+        "norm_stats": P.ecg_norm_stats,
+        "crop_index": P.crop_index,
+        "splits": P.splits,
+        **{f"cmr_{m}": P.cmr_encoder.format(view=align_view(m)) for m in modalities},
+    }
+
+
+rule align:
+    input:
+        unpack(align_inputs),
+    output:
+        encoder=P.aligned,
+        heads=str(Path(P.model_dir("align_{variant}"), "heads.pt")),
+        metrics=str(Path(P.model_dir("align_{variant}"), "metrics.json")),
+        history=str(Path(P.model_dir("align_{variant}"), "history.csv")),
+        curve=report(str(Path(P.model_dir("align_{variant}"), "curve.png")), category="Alignment",
+                     subcategory="{variant}", labels={"model": "align {variant}", "figure": "loss curve"}),
+    wildcard_constraints:
+        variant="|".join(ALIGN["variants"]),
+    params:
+        out_dir=lambda wc: P.model_dir(f"align_{wc.variant}"),
+        pairs=lambda wc: align_variant(wc)["pairs"],
+        weights=lambda wc: align_variant(wc)["weights"],
+        views=lambda wc: {m: align_view(m) for pair in align_variant(wc)["pairs"]
+                          for m in pair if m != "ecg"},
+        temperature=ALIGN["temperature"],
+        learnable_temperature=ALIGN.get("learnable_temperature", False),
+        symmetric=ALIGN.get("symmetric", True),
+        head_hidden=ALIGN.get("head_hidden", 512),
+        head_out=ALIGN.get("head_out", 128),
+        embed_batch_size=ALIGN.get("embed_batch_size", 16),
+        train=trainer_params("align"),   # pretrain.smk: shared `train:` + this section
+    threads: ALIGN["resources"]["cpus_per_task"]
+    resources:
+        mem_mb=ALIGN["resources"]["mem_mb"],
+        runtime=ALIGN["resources"]["runtime"],
+        cpus_per_task=ALIGN["resources"]["cpus_per_task"],
+        gpu=1,
+    retries: TRAIN.get("retries", 0)
+    log:
+        P.log("align", "_{variant}"),
+    benchmark:
+        P.benchmark("align", "_{variant}")
+    script:
+        "../scripts/align.py"
+
+
+ALL_TARGETS += expand(P.aligned, variant=ALIGN["run"])
