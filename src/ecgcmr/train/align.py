@@ -29,7 +29,7 @@ from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 from ecgcmr.train.loop import TrainConfig, fit
 from ecgcmr.train.paired_data import PairedDataset, cmr_embeddings
-from ecgcmr.train.pretrain_cmr import input_files_signature
+from ecgcmr.train.checkpoint import input_files_signature
 
 log = logging.getLogger(__name__)
 

@@ -51,3 +51,14 @@ def seed_worker(worker_id: int) -> None:
     s = torch.initial_seed() % 2**32  # set by the DataLoader from its seeded generator
     np.random.seed(s)
     random.seed(s)
+
+
+def input_files_signature(*paths: str) -> dict[str, list[int]]:
+    """Size and mtime of each input file, for the loop's checkpoint ``signature``: when
+    an upstream stage rewrites an input, Snakemake reruns this job and the old (maybe
+    finished) checkpoint must not be resumed as if nothing had changed."""
+    out = {}
+    for p in filter(None, paths):
+        st = Path(p).stat()
+        out[str(p)] = [st.st_size, st.st_mtime_ns]
+    return out

@@ -24,22 +24,12 @@ import torch
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
 from ecgcmr.phenotypes import PHENOTYPES
 from ecgcmr.train import distributed as D
+from ecgcmr.train.checkpoint import input_files_signature
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
 
 MODEL_KEYS = ("backbone", "lstm_hidden", "time_stride", "n_slices")
-
-
-def input_files_signature(*paths: str) -> dict[str, list[int]]:
-    """Size and mtime of each input file, for the loop's checkpoint ``signature``: when
-    an upstream stage rewrites an input, Snakemake reruns this job and the old (maybe
-    finished) checkpoint must not be resumed as if nothing had changed."""
-    out = {}
-    for p in paths:
-        st = Path(p).stat()
-        out[str(p)] = [st.st_size, st.st_mtime_ns]
-    return out
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
