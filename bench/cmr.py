@@ -1,0 +1,117 @@
+"""Benchmark: the CMR volume stage per core, at the demo size of config/config.yaml.
+
+* segment — subjects/s on one CPU thread (read cine, U-Net on every slice x frame,
+  largest components, volumes, write mask), measured; and a GPU-bound estimate:
+  forward FLOPs per subject (``torch.utils.flop_counter``) divided by a nominal H100
+  dense bf16 throughput (989 TFLOP/s) at an assumed 30 % utilisation (small 2D convs
+  never reach peak), i.e. the rate the network alone would allow, I/O excluded.
+* crop — subjects/s on one core (read cine + mask, four views, four NIfTI writes);
+  target >= 5 subjects/s per core.
+
+The segmenter is untrained (timings do not depend on the weights); the masks the crop
+step uses are the synthetic ground truth. Writes bench/results/cmr.json.
+
+    .venv/bin/python bench/cmr.py [--n 8] [--config config/config.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the test helpers render subjects the way ingest writes them
+
+from conftest_cmr_volumes import render_subjects, write_subjects  # noqa: E402
+
+from ecgcmr.cmr.crop import crop_subject  # noqa: E402
+from ecgcmr.cmr.phases import CurveRules  # noqa: E402
+from ecgcmr.cmr.segment import segment_subject  # noqa: E402
+from ecgcmr.cmr.segmenter import build_unet  # noqa: E402
+from ecgcmr.errors import InputError  # noqa: E402
+
+H100_BF16_DENSE_FLOPS = 989e12
+ASSUMED_UTILISATION = 0.30
+
+
+def forward_flops(model: torch.nn.Module, n_images: int, nx: int, ny: int, divisor: int) -> float:
+    px, py = -(-nx // divisor) * divisor, -(-ny // divisor) * divisor
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(n_images, 1, px, py))
+    return float(counter.get_total_flops())
+
+
+def bench(config: dict, n: int) -> dict:
+    torch.set_num_threads(1)
+    seg, crop = config["segmentation"], config["crop"]
+    arch = {**seg["model"], "intensity_percentiles": seg["intensity_percentiles"]}
+    model = build_unet(**arch).eval()
+    rules = CurveRules.from_config({**seg["qc"], "min_lv_ml": 0, "min_stroke_ml": 0, "ef_range": [0, 100]})
+    params = {"batch_size": seg["batch_size"], "largest_component": seg["largest_component"]}
+    subjects = render_subjects(n, seed=11)
+    nx, ny, nz, nt = subjects[0][1].shape
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        index, masks = write_subjects(subjects, tmp)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for row, *_ in subjects:
+            try:
+                segment_subject(model, arch, str(row.eid), str(tmp / "nifti" / f"{row.eid}.nii.gz"),
+                                tmp / "seg", rules, params, "cpu")
+            except InputError:
+                pass  # an untrained net may find no heart: the work was done all the same
+        seg_wall, seg_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
+        for row, *_ in subjects:
+            crop_subject(str(row.eid), str(tmp / "nifti" / f"{row.eid}.nii.gz"),
+                         str(masks / f"{row.eid}_labels.nii.gz"), 0, int(row.es_frame), tmp / "crops", crop)
+        crop_wall, crop_cpu = time.perf_counter() - t0, time.process_time() - c0
+    flops = forward_flops(model, nz * nt, nx, ny, int(np.prod(seg["model"]["strides"])))
+    gpu_rate = H100_BF16_DENSE_FLOPS * ASSUMED_UTILISATION / flops
+    # UK Biobank size with the recommended UKB net (config/ukb.yaml): 208x208, 10 x 50
+    ukb_model = build_unet(channels=[16, 32, 64, 128, 256], strides=[2, 2, 2, 2]).eval()
+    ukb_flops = forward_flops(ukb_model, 10 * 50, 208, 208, 16)
+    return {
+        "what": "CMR volume stage per core at the demo size",
+        "cine_shape": [nx, ny, nz, nt], "n_subjects": n, "model": seg["model"],
+        "segment": {"subjects_per_s_per_core": n / seg_cpu, "wall_subjects_per_s": n / seg_wall,
+                    "cpu_s_per_subject": seg_cpu / n},
+        "segment_gpu_estimate": {
+            "forward_gflops_per_subject": flops / 1e9,
+            "assumption": f"H100 dense bf16 {H100_BF16_DENSE_FLOPS / 1e12:.0f} TFLOP/s at "
+                          f"{ASSUMED_UTILISATION:.0%} utilisation; network only, no I/O",
+            "subjects_per_s": gpu_rate,
+            "ukb_208x208x10x50_unet16-256_gflops_per_subject": ukb_flops / 1e9,
+            "ukb_subjects_per_s": H100_BF16_DENSE_FLOPS * ASSUMED_UTILISATION / ukb_flops},
+        "crop": {"subjects_per_s_per_core": n / crop_cpu, "wall_subjects_per_s": n / crop_wall,
+                 "target_subjects_per_s_per_core": 5.0,
+                 "meets_target": n / crop_cpu >= 5.0, "shape": crop["shape"]},
+        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "cmr.json"))
+    args = ap.parse_args()
+    result = bench(yaml.safe_load(Path(args.config).read_text()), args.n)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The ``segment`` rule: every frame of every slice through the segmenter, LV/RV volume
+curves, ED/ES frames, and the exclusions of implausible curves (see ``phases``).
+
+Output per shard: ``seg/shard_{shard}.parquet`` with ``eid, ed_frame, es_frame,
+lv_volume_ml, rv_volume_ml`` (lists, one value per frame), ``lvedv_ml, lvesv_ml,
+lvef`` (percent), ``rvedv_ml, rvesv_ml``, ``n_slices, n_frames`` and ``mask_path``
+(``seg/masks/{eid}.nii.gz``: predicted labels on the cine's grid and affine).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from scipy import ndimage
+
+from .. import exclusions
+from ..errors import InputError
+from ..ids import shard_of
+from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
+from .segmenter import load_segmenter, normalise, predict_labels, resolve_device
+
+log = logging.getLogger(__name__)
+STAGE = "segment"
+
+SCHEMA = pa.schema([
+    ("eid", pa.string()), ("ed_frame", pa.int16()), ("es_frame", pa.int16()),
+    ("lv_volume_ml", pa.list_(pa.float32())), ("rv_volume_ml", pa.list_(pa.float32())),
+    ("lvedv_ml", pa.float32()), ("lvesv_ml", pa.float32()), ("lvef", pa.float32()),
+    ("rvedv_ml", pa.float32()), ("rvesv_ml", pa.float32()),
+    ("n_slices", pa.int16()), ("n_frames", pa.int16()), ("mask_path", pa.string()),
+])
+
+
+def read_cine(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y, z, t) float32 image and its affine; a 2D or 3D file becomes 4D with
+    singleton axes, so a single slice or frame is judged by the curve rules (too few
+    slices/frames) rather than failing on its shape."""
+    try:
+        img = nib.load(str(path))
+        data = np.asarray(img.dataobj, np.float32)
+    except Exception as e:  # nibabel raises many types for damaged files
+        raise InputError(path, "unreadable_nifti", f"{type(e).__name__}: {e}") from e
+    if data.ndim < 2 or data.ndim > 4:
+        raise InputError(path, "bad_shape", f"image has {data.ndim} dimensions, expected 2-4")
+    data = data.reshape(data.shape + (1,) * (4 - data.ndim))
+    if not np.isfinite(data).all():
+        raise InputError(path, "non_finite", "image contains NaN or infinite values")
+    return data, np.asarray(img.affine, float)
+
+
+def keep_largest_components(labels: np.ndarray) -> np.ndarray:
+    """Per frame, the largest 3D connected component of each class: a blood pool is
+    one connected chamber, so isolated specks elsewhere (vessels, stomach) are false
+    positives that would inflate the volume curve. scipy's ``ndimage.label`` rather
+    than MONAI's ``KeepLargestConnectedComponent``, which needs scikit-image (not a
+    dependency of this project) for the same labelling."""
+    out = labels.copy()
+    for t in range(labels.shape[3]):
+        for c in (LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL):
+            comp, n = ndimage.label(labels[..., t] == c)
+            if n > 1:
+                largest = 1 + int(np.argmax(np.bincount(comp.ravel())[1:]))
+                out[..., t][(comp > 0) & (comp != largest)] = 0
+    return out
+
+
+def segment_cine(model: torch.nn.Module, image: np.ndarray, percentiles, batch_size: int = 64,
+                 device: str = "cpu", divisor: int = 8, largest_component: bool = True) -> np.ndarray:
+    """Labels (x, y, z, t) uint8 of a cine: each (slice, frame) a 2D image."""
+    nx, ny, nz, nt = image.shape
+    flat = normalise(image, percentiles).transpose(2, 3, 0, 1).reshape(nz * nt, nx, ny)
+    labels = predict_labels(model, flat, batch_size, device, divisor)
+    labels = labels.reshape(nz, nt, nx, ny).transpose(2, 3, 0, 1)
+    return keep_largest_components(labels) if largest_component else np.ascontiguousarray(labels)
+
+
+def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str | Path,
+                    rules: CurveRules, params: dict, device: str) -> dict:
+    """One seg-table row; raises ``InputError`` for a subject to exclude."""
+    image, affine = read_cine(cine_path)
+    if image.shape[2] < rules.min_slices:  # checked before inference: nothing to segment
+        check_curve(np.zeros(image.shape[3]), image.shape[2], rules, cine_path)
+    labels = segment_cine(model, image, arch["intensity_percentiles"], params["batch_size"], device,
+                          int(np.prod(arch["strides"])), params["largest_component"])
+    lv, rv = volume_curve(labels, LV_BLOOD_POOL, affine), volume_curve(labels, RV_BLOOD_POOL, affine)
+    check_curve(lv, image.shape[2], rules, cine_path)
+    mask_path = Path(mask_dir, f"{eid}.nii.gz")
+    mask_path.parent.mkdir(parents=True, exist_ok=True)
+    out = nib.Nifti1Image(labels, affine)
+    out.set_data_dtype(np.uint8)
+    nib.save(out, mask_path)
+    return {"eid": eid, **phase_summary(lv, rv), "lv_volume_ml": lv.astype(np.float32).tolist(),
+            "rv_volume_ml": rv.astype(np.float32).tolist(), "n_slices": image.shape[2],
+            "n_frames": image.shape[3], "mask_path": str(mask_path)}
+
+
+def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, out_shard: str,
+                  out_exclusions: str, mask_dir: str, params: dict) -> pd.DataFrame:
+    """The ``segment`` rule for one shard of the CMR index."""
+    if params.get("threads"):
+        torch.set_num_threads(int(params["threads"]))
+    device = resolve_device(params.get("device", "auto"))
+    model, arch = load_segmenter(model_path, device)
+    rules = CurveRules.from_config(params["qc"])
+    index = pd.read_parquet(cmr_index)
+    index = index[[shard_of(e, n_shards) == shard for e in index["eid"].astype(str)]]
+    rows, excluded = [], []
+    t0 = time.perf_counter()
+    for eid, path in zip(index["eid"].astype(str), index["path"]):
+        try:
+            rows.append(segment_subject(model, arch, eid, path, mask_dir, rules, params, device))
+        except InputError as e:
+            log.warning("%s excluded: %s", eid, e)
+            excluded.append(exclusions.Exclusion.from_error(eid, STAGE, e))
+    log.info("segment shard %d: %d subjects, %d excluded, %.1f s on %s", shard, len(rows),
+             len(excluded), time.perf_counter() - t0, device)
+    df = pd.DataFrame(rows, columns=SCHEMA.names)
+    Path(out_shard).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(df, schema=SCHEMA, preserve_index=False), out_shard)
+    exclusions.write(excluded, out_exclusions)
+    return df
