@@ -1,7 +1,7 @@
 # Report: run summaries and figures flagged for `snakemake --report report.html`.
 # Tables 1-3 and the probe plots are flagged where they are made (evaluate.smk), the
 # MAE curves and Figure 2 in pretrain.smk; here: exclusions by stage and reason, rule
-# costs (benchmarks), the other training curves and the CMR crop QC montages, gathered
+# costs (benchmarks) and the other training curves, gathered
 # into {results}/report/.
 REPORT_DIR = str(Path(P.results, "report"))
 ALIGN_VARIANTS = [r for r in TABLE1_REPS if r != "baseline"]
@@ -29,16 +29,12 @@ rule exclusions_summary:
 rule report_figures:
     input:
         align_curves=expand(Path(P.model_dir("align_{variant}"), "curve.png").as_posix(), variant=ALIGN_VARIANTS),
-        qc=expand(P.crop_qc, shard=SHARDS),
         # run last: the CMR encoders' curves are found in models/ when everything is done
         done=rules.table1.output.md,
     output:
         curves=report(directory(f"{REPORT_DIR}/training_curves"), patterns=["{name}.png"],
                       caption="../report/curves.rst", category="Models", subcategory="Training curves",
                       labels={"model": "{name}"}),
-        qc=report(directory(f"{REPORT_DIR}/crop_qc"), patterns=["{name}.png"],
-                  caption="../report/crop_qc.rst", category="Data", subcategory="CMR crop QC",
-                  labels={"shard": "{name}"}),
     params:
         models_dir=P.model_dir(""),
         # the MAE's curve and Figure 2 are flagged for the report by pretrain_ecg itself

@@ -3,4 +3,4 @@ from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
     p, o = snakemake.params, snakemake.output
-    gather_report_figures(list(snakemake.input.qc), p.models_dir, o.curves, o.qc, p.skip_prefixes)
+    gather_report_figures(p.models_dir, o.curves, p.skip_prefixes)

@@ -103,23 +103,16 @@ def benchmark_summary(benchmark_dir: str | Path, rules: Sequence[str], out_csv: 
     return per_rule
 
 
-def gather_report_figures(qc: Sequence[str | Path], models_dir: str | Path, out_curves: str | Path,
-                          out_qc: str | Path, skip_prefixes: Sequence[str] = ()) -> None:
-    """Copy figures other stages made, but did not flag for the report, into the
-    report's folders, named for what they show: every model's training curve
-    (``models/*/curve.png`` -> ``{model}.png``; globbed because the set of CMR encoders
-    follows from the alignment variants) and the crop QC montages."""
+def gather_report_figures(models_dir: str | Path, out_curves: str | Path,
+                          skip_prefixes: Sequence[str] = ()) -> None:
+    """Copy every model's training curve (``models/*/curve.png`` -> ``{model}.png``)
+    into one report folder; globbed because the set of CMR encoders follows from the
+    alignment variants. (Crop QC montages are flagged by the crop_qc rule itself.)"""
     import shutil
 
-    def copy(src: Path, folder: Path, name: str) -> None:
-        shutil.copyfile(src, folder / f"{name}.png")
-
     Path(out_curves).mkdir(parents=True, exist_ok=True)
-    Path(out_qc).mkdir(parents=True, exist_ok=True)
     curves = [f for f in sorted(Path(models_dir).glob("*/curve.png"))
               if not any(f.parent.name.startswith(p) for p in skip_prefixes)]
     for f in curves:
-        copy(f, Path(out_curves), f.parent.name)
-    for f in map(Path, qc):
-        copy(f, Path(out_qc), f.stem)
-    log.info("report figures: %d training curves, %d QC montages", len(curves), len(qc))
+        shutil.copyfile(f, Path(out_curves) / f"{f.parent.name}.png")
+    log.info("report figures: %d training curves", len(curves))

@@ -1,0 +1,112 @@
+"""profiles/slurm fits the workflow as it is (no cluster needed): every rule it names
+exists, every GPU rule gets a GPU, every trainer gets the pre-kill signal its loop
+handles, and Snakemake's retries reach the trainers under the cluster config."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+import yaml
+
+from conftest_workflow import REPO, TINY, snakemake
+
+PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+SET_RESOURCES = PROFILE["set-resources"]
+# rules that train with ecgcmr.train.loop (checkpoint + resume on SIGTERM/SIGUSR1)
+TRAINERS = {"train_segmenter", "pretrain_ecg", "pretrain_cmr", "align"}
+SIGNAL = re.compile(r"--signal=(?:B:)?(?P<sig>USR1|SIGUSR1|TERM|SIGTERM)@(?P<lead>\d+)")
+
+# Loads the workflow through Snakemake's API, without --cores as under the SLURM
+# executor, and prints per rule its own `retries:` (None = the command line's
+# --retries) and the resources its .smk declares.
+RULES_SCRIPT = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, ResourceSettings, StorageSettings
+with SnakemakeApi() as api:
+    wapi = api.workflow(resource_settings=ResourceSettings(), storage_settings=StorageSettings(),
+                        config_settings=ConfigSettings(configfiles=[Path(p) for p in sys.argv[3:]]),
+                        workdir=Path(sys.argv[2]), snakefile=Path(sys.argv[1]))
+    wf = wapi._get_workflow()
+    wf.include(wapi.snakefile, overwrite_default_target=True, print_compilation=False)
+    print("RULES=" + json.dumps({r.name: {"retries": r._restart_times,
+                                          "resources": sorted(r.resources.keys())}
+                                 for r in wf.rules}))
+"""
+
+
+@cache
+def workflow_rules(*configfiles: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", RULES_SCRIPT, str(REPO / "Snakefile"), str(REPO),
+                           *configfiles], capture_output=True, text=True, timeout=300)
+    m = re.search(r"^RULES=(.*)$", proc.stdout, re.M)
+    assert m, f"could not load the workflow without --cores (as under SLURM):\n{proc.stderr[-3000:]}"
+    return json.loads(m[1])
+
+
+def test_every_rule_the_profile_names_exists():
+    rules = set(workflow_rules())
+    named = set(SET_RESOURCES) | set(PROFILE.get("set-threads", {})) | set(PROFILE.get("groups", {}))
+    assert named - rules == set(), f"profile names rules the workflow lacks: {named - rules}"
+    groups = set(PROFILE.get("groups", {}).values())
+    assert groups == set(PROFILE.get("group-components", {})), "each group needs its component count"
+
+
+def test_gpu_rules_get_a_gpu_on_the_gpu_partition():
+    gpu_rules = {name for name, r in workflow_rules().items() if "gpu" in r["resources"]}
+    assert gpu_rules >= TRAINERS & set(workflow_rules()), "trainers must declare gpu=1"
+    for name in gpu_rules:
+        res = SET_RESOURCES.get(name)
+        assert res, f"GPU rule {name} has no cluster sizing in profiles/slurm"
+        assert res.get("gpu", 0) >= 1 or "gpu" in str(res.get("gres", "")), name
+        assert res.get("slurm_partition") == "$ECGCMR_SLURM_GPU_PARTITION", name
+        for key in ("cpus_per_task", "mem_mb", "runtime"):
+            assert isinstance(res.get(key), int) and res[key] > 0, (name, key)
+
+
+def test_trainers_get_a_prekill_signal_their_loop_handles():
+    from ecgcmr.train import loop
+
+    handled = {s.name for s in loop._StopFlag.SIGNALS}
+    for name in TRAINERS & set(workflow_rules()):
+        res = SET_RESOURCES[name]
+        m = SIGNAL.search(str(res.get("slurm_extra", "")))
+        assert m, f"{name}: slurm_extra lacks --signal=USR1@<seconds>"
+        assert not m[0].startswith("--signal=B:"), f"{name}: B: would signal only the batch shell"
+        assert "SIG" + m["sig"].removeprefix("SIG") in handled, f"{name}: loop ignores {m['sig']}"
+        # the checkpoint needs the lead time, and the job must run long before it
+        assert 60 <= int(m["lead"]) <= res["runtime"] * 60 // 4, name
+
+
+@pytest.mark.parametrize("configfile", [None, "config/ukb.yaml"])
+def test_retries_reach_the_trainers(configfile):
+    assert PROFILE["retries"] >= 1
+    rules = workflow_rules(*([str(REPO / configfile)] if configfile else []))
+    for name in TRAINERS & set(rules):
+        own = rules[name]["retries"]
+        # a rule's own `retries:` (even 0) overrides the profile's --retries
+        assert own is None or own >= 1, (
+            f"rule {name} sets `retries: {own}`, which overrides the profile's retries: "
+            "a job killed at its time limit would not be resubmitted to resume")
+
+
+@pytest.mark.slow
+def test_snakemake_accepts_the_profile(tmp_path):
+    # every key must be a Snakemake or SLURM-plugin option; -n builds the whole DAG
+    # with the profile's resources and groups, without submitting anything
+    proc = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / "slurm"), "all",
+                     configfiles=(TINY,))
+    assert "Job stats" in proc.stdout + proc.stderr
+
+
+def test_the_loop_stops_on_the_signals_the_profile_uses():
+    from ecgcmr.train import loop
+
+    assert {signal.SIGTERM, signal.SIGUSR1} <= set(loop._StopFlag.SIGNALS)
