@@ -45,7 +45,9 @@ test-fast: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 -m "not slow and not slurm" tests
 
 dag: install
-	$(BIN)/snakemake --rulegraph all | dot -Tsvg > results/rulegraph.svg
+	mkdir -p results
+	$(BIN)/snakemake --rulegraph dot all | dot -Tsvg > results/rulegraph.svg
+	@echo "results/rulegraph.svg"
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -1,5 +1,11 @@
 """Subject-level, seeded train/val/test splits.
 
+Subjects come from the raw cohort (which bulk files exist, who has targets), not from
+the ingest caches: a split is a property of the cohort, so changing an ECG filter
+setting re-filters the ECGs without reshuffling subjects and retraining every CMR
+model downstream. Subjects a stage later excludes simply have no data there (and a row
+in the exclusions table).
+
 Paired (ECG + CMR + targets) subjects are split with the paired proportions
 (paper: 23,877 / 5,121 / 5,144 ≈ 70/15/15); ECG-only subjects with the ECG-only
 proportions. A paired subject's pretraining split *is* its paired split, so no paired
@@ -11,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .ids import parse_bulk_name
+
 log = logging.getLogger(__name__)
 NAMES = np.array(["train", "val", "test"])
+ECG_FIELD, CMR_FIELD = 20205, 20209
 
 
 def assign(eids: list[str], proportions: list[float], seed: int, salt: int) -> dict[str, str]:
@@ -49,11 +59,20 @@ def make_splits(ecg_eids, cmr_eids, target_eids, paired: list[float], ecg_only: 
     return df
 
 
-def write_splits(ecg_index, cmr_index, targets, out, paired, ecg_only, seed) -> pd.DataFrame:
-    ecg = pd.read_parquet(ecg_index, columns=["eid"])["eid"]
-    cmr = pd.read_parquet(cmr_index, columns=["eid"])["eid"]
+def bulk_eids(directory: str | Path, field: int) -> list[str]:
+    """eids with a UKB bulk file of ``field`` in ``directory`` (any instance)."""
+    out = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            info = parse_bulk_name(entry.name)
+            if info and info["field"] == field:
+                out.append(info["eid"])
+    return out
+
+
+def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed) -> pd.DataFrame:
     tgt = pd.read_parquet(targets, columns=["eid"])["eid"]
-    df = make_splits(ecg, cmr, tgt, paired, ecg_only, seed)
+    df = make_splits(bulk_eids(ecg_dir, ECG_FIELD), bulk_eids(cmr_dir, CMR_FIELD), tgt, paired, ecg_only, seed)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out, index=False)
     counts = df[df.paired].paired_split.value_counts().to_dict()
@@ -62,8 +81,8 @@ def write_splits(ecg_index, cmr_index, targets, out, paired, ecg_only, seed) -> 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ecg-index", required=True)
-    p.add_argument("--cmr-index", required=True)
+    p.add_argument("--ecg-dir", required=True, help="folder of {eid}_20205_*.xml")
+    p.add_argument("--cmr-dir", required=True, help="folder of {eid}_20209_*.zip")
     p.add_argument("--targets", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--paired", type=float, nargs=3, default=[0.70, 0.15, 0.15])
@@ -72,5 +91,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cli(args) -> int:
-    write_splits(args.ecg_index, args.cmr_index, args.targets, args.out, args.paired, args.ecg_only, args.seed)
+    write_splits(args.ecg_dir, args.cmr_dir, args.targets, args.out, args.paired, args.ecg_only, args.seed)
     return 0

@@ -19,6 +19,11 @@ wildcard_constraints:
     eid=r"[A-Za-z0-9]+",
 
 
+def raw_ready(wildcards=None):
+    """The synthetic cohort must exist before ingest; real UKB folders just are."""
+    return [P.synth_done] if cfg("cohort", "synthetic") else []
+
+
 def cfg(*keys):
     """A nested config value, e.g. cfg("ecg", "notch_hz")."""
     node = config

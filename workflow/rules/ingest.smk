@@ -3,11 +3,6 @@
 # one index per modality; every step writes an exclusions table instead of failing.
 
 
-def raw_ready(wildcards=None):
-    """The synthetic cohort must exist before ingest; real UKB folders just are."""
-    return [P.synth_done] if cfg("cohort", "synthetic") else []
-
-
 if cfg("cohort", "synthetic"):
 
     rule synth_cohort:
@@ -22,7 +17,7 @@ if cfg("cohort", "synthetic"):
             phenotype_fields=cfg("phenotype_fields"),
             demographic_fields=cfg("demographic_fields"),
             outcomes=cfg("outcomes"),
-        threads: workflow.cores
+        threads: 8  # capped at --cores when run locally
         resources:
             mem_mb=4000,
             runtime=60,
@@ -83,7 +78,7 @@ rule ingest_cmr:
         exclusions=P.cmr_shard_exclusions,
     params:
         cmr_dir=cfg("cohort", "cmr_dir"),
-        out_dir=P.cmr_nifti_dir,
+        out_dir=lambda wc, output: Path(output.index).parent.as_posix(),  # cines beside the shard index
         n_shards=cfg("ingest", "n_shards"),
         cmr={**cfg("cmr"), "instance": cfg("cohort", "instance")},
     resources:
@@ -142,12 +137,13 @@ rule ingest_tables:
 
 rule splits:
     input:
-        ecg_index=P.ecg_index,
-        cmr_index=P.cmr_index,
+        raw_ready,
         targets=P.targets,
     output:
         splits=P.splits,
     params:
+        ecg_dir=cfg("cohort", "ecg_dir"),
+        cmr_dir=cfg("cohort", "cmr_dir"),
         paired=cfg("splits", "paired"),
         ecg_only=cfg("splits", "ecg_only"),
         seed=cfg("splits", "seed"),

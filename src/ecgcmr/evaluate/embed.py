@@ -95,8 +95,8 @@ def embed_cohort(encoder_path: str | Path, ecg_index: str | Path, norm_stats: st
     cached = set(pd.read_parquet(ecg_index, columns=["eid"])["eid"].astype(str))
     eids = [e for e in wanted if e in cached]
     if len(eids) < len(wanted):
-        # splits only hold subjects that passed ingest, so this means a stale cache
-        log.warning("%d of %d %s subjects have no cached ECG; not embedded",
+        # splits come from the raw cohort: these failed ECG ingest (see the exclusions table)
+        log.info("%d of %d %s subjects have no cached ECG; not embedded",
                     len(wanted) - len(eids), len(wanted), subjects)
     encoder = load_ecg_encoder(encoder_path)
     x = embed_eids(encoder, eids, cache.get, batch_size, resolve_device(device))

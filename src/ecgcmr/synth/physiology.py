@@ -64,8 +64,10 @@ def sample_cohort(n: int, seed: int, eid_start: int = 1_000_000, cmr_fraction: f
     rr_s = 60 / hr
     qtc_ms = _clip(412 + 8 * hyp - 6 * con - 8 * sex + rng.normal(0, 12, n), 340, 520)
     qt_ms = qtc_ms * np.sqrt(rr_s)                            # Bazett
-    # QRS voltage rises with LV mass, falls with body size (tissue attenuation)
-    qrs_mv = _clip(1.25 * (lvmm / 110) ** 0.8 * (75 / weight) ** 0.5 * np.exp(rng.normal(0, 0.12, n)), 0.3, 4.5)
+    # QRS voltage rises with LV mass and with the LV blood volume (Brody effect), and
+    # falls with body size (tissue attenuation)
+    qrs_mv = _clip(1.25 * (lvmm / 110) ** 0.8 * (lvedv / 150) ** 0.4 * (75 / weight) ** 0.5
+                   * np.exp(rng.normal(0, 0.12, n)), 0.3, 4.5)
     t_mv = _clip(0.30 + 0.07 * con - 0.05 * hyp + rng.normal(0, 0.04, n), -0.25, 0.8)
     r_axis = _clip(45 - 18 * hyp + rng.normal(0, 20, n), -90, 150)
 

@@ -42,8 +42,8 @@ def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]
     for name in ("train", "val", "test"):
         eids = splits.loc[splits["pretrain"] == name, "eid"]
         missing = int((~eids.isin(cached)).sum())
-        if missing:  # splits are built from the ECG index, so this means stale inputs
-            log.warning("%d %s eids of %s are not in the ECG cache", missing, name, splits_path)
+        if missing:  # splits come from the raw cohort: these failed ECG ingest (exclusions table)
+            log.info("%d %s eids of %s are not in the ECG cache", missing, name, splits_path)
         out[name] = sorted(e for e in eids if e in cached)
     if not out["train"] or not out["val"]:
         raise ValueError(f"{splits_path}: the pretraining split needs train and val ECGs, "
