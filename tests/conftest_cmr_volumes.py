@@ -20,12 +20,14 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SYNTH_CMR = CONFIG["synth"]["cmr"]
 
 
-def render_subjects(n: int, seed: int) -> list[tuple]:
-    """(latent row, image (x,y,z,t), labels, affine) of ``n`` subjects."""
-    rows = sample_cohort(n, seed, n_frames=SYNTH_CMR["n_frames"], es_fraction=SYNTH_CMR["es_fraction"])
+def render_subjects(n: int, seed: int, **cmr) -> list[tuple]:
+    """(latent row, image (x,y,z,t), labels, affine) of ``n`` subjects; ``cmr``
+    overrides ``synth.cmr`` keys (e.g. ``matrix``)."""
+    cfg = {**SYNTH_CMR, **cmr}
+    rows = sample_cohort(n, seed, n_frames=cfg["n_frames"], es_fraction=cfg["es_fraction"])
     out = []
     for row in rows.itertuples(index=False):
-        image, labels, geometry = render_cine(row, SYNTH_CMR, np.random.default_rng([seed, int(row.eid)]))
+        image, labels, geometry = render_cine(row, cfg, np.random.default_rng([seed, int(row.eid)]))
         out.append((row, image, labels, cine_affine(geometry)))
     return out
 

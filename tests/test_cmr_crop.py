@@ -122,3 +122,20 @@ def test_crop_shard_index_dataset_and_qc(cohort, tmp_path):
     seg.to_parquet(tmp_path / "seg.parquet")
     qc_montage(str(tmp_path / "shard_0.parquet"), str(tmp_path / "seg.parquet"), str(tmp_path / "qc.png"), 2)
     assert (tmp_path / "qc.png").stat().st_size > 10_000
+
+
+def test_dataset_targets_are_writable_copies_without_warnings(tmp_path):
+    """float32 phenotype columns come out of pandas (copy-on-write) as read-only views:
+    an item must still be a tensor of its own memory, with no non-writable warning."""
+    import warnings
+
+    path = tmp_path / "1_2D.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4), np.float32), np.eye(4)), path)
+    pd.DataFrame({"eid": ["1"], "path_2D": [str(path)]}).to_parquet(tmp_path / "crops.parquet")
+    targets = pd.DataFrame({"eid": ["1"], "LVEF": np.float32([55.0]), "LVDV": np.float32([120.0])})
+    ds = CmrCropDataset(tmp_path / "crops.parquet", ["1"], "2D", targets, ["LVEF", "LVDV"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        item = ds[0]
+    item["target"] += 1.0
+    assert ds[0]["target"].tolist() == [55.0, 120.0] and targets["LVEF"].tolist() == [55.0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import nibabel as nib
 import numpy as np
@@ -162,7 +163,18 @@ def test_train_segmenter_rule_writes_model_and_metrics_and_resumes(tmp_path, cap
     assert set(on_disk["dice"]) == {"lv_blood_pool", "lv_myocardium", "rv_blood_pool"}
     net, arch = load_segmenter(tmp_path / "seg" / "model.pt")
     assert arch["channels"] == TEST_ARCH["channels"] and arch["intensity_percentiles"] == [1.0, 99.0]
-    # a rerun with more epochs resumes from the checkpoint instead of starting over
+    assert arch["patch"] == 64  # inference pads slices to it
+    # the same run again (a Snakemake retry) resumes its checkpoint instead of starting over
     with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
-        train_segmenter(*args, {**train, "epochs": 2}, [1.0, 99.0], device="cpu", threads=1)
+        train_segmenter(*args, train, [1.0, 99.0], device="cpu", threads=1)
     assert "resumed segmenter training at epoch 1" in caplog.text
+    # a changed hyperparameter or a rewritten labelled file trains from scratch
+    for change in ("mask", "patch"):
+        caplog.clear()
+        if change == "mask":
+            m = masks / f"{eids[0]}_labels.nii.gz"
+            os.utime(m, ns=(m.stat().st_atime_ns, m.stat().st_mtime_ns + 10**9))
+        with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
+            train_segmenter(*args, {**train, "patch": 32} if change == "patch" else train, [1.0, 99.0],
+                            device="cpu", threads=1)
+        assert "ignoring segmenter checkpoint" in caplog.text and "resumed" not in caplog.text, change

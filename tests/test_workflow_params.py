@@ -11,10 +11,10 @@ from conftest_workflow import TINY, planned_jobs, snakemake, tiny_run  # noqa: F
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]
 
 # Rules that read neither the ECG cache nor anything built on it must not rerun when
-# ECG preprocessing changes: the raw cohort, CMR ingest and the tables. (Segmentation,
-# crops and the CMR encoders do rerun: they depend on splits.parquet, which is built
-# from the ECG index, because a subject's split depends on whether its ECG survived.)
-NOT_ECG_DOWNSTREAM = {"synth_cohort", "ingest_cmr", "cmr_index", "ingest_tables"}
+# ECG preprocessing changes: the raw cohort, CMR ingest, the tables, the splits (built
+# from the raw cohort) and the whole CMR branch (segmentation, crops, CMR encoders).
+NOT_ECG_DOWNSTREAM = {"synth_cohort", "ingest_cmr", "cmr_index", "ingest_tables", "splits",
+                      "train_segmenter", "segment", "crop", "crop_index", "pretrain_cmr"}
 # ... and a probe's hyperparameter touches no encoder or embedding.
 UPSTREAM_OF_PROBES = {"synth_cohort", "ingest_ecg", "ingest_cmr", "ingest_tables", "splits",
                       "ecg_norm_stats", "train_segmenter", "segment", "crop", "pretrain_ecg",

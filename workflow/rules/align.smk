@@ -1,32 +1,9 @@
 # Alignment: contrastive ECG-CMR training (paper 2.2, eq. 1-2), one job per Table 1
-# variant. A variant is data in config (align.variants: CLIP pairs and weights); this
-# file only maps its modalities to the frozen CMR encoders they need.
+# variant. A variant is data in config (align.variants: CLIP pairs and weights); its
+# modalities map to the frozen CMR encoders they need in common.smk (align_inputs,
+# align_view): the modalities ed and es are the phase encoders of kind align.phase_encoder.
 
 ALIGN = cfg("align")
-# "ed"/"es" name the phase encoders of the configured kind: ed3d/es3d or ed25d/es25d.
-PHASE_SUFFIX = {"3d": "3d", "2.5d": "25d"}[ALIGN.get("phase_encoder", "3d")]
-
-
-def align_view(modality):
-    """The CMR view behind a non-ECG modality of a variant."""
-    return f"{modality}{PHASE_SUFFIX}" if modality in ("ed", "es") else modality
-
-
-def align_variant(wildcards):
-    return ALIGN["variants"][wildcards.variant]
-
-
-def align_inputs(wildcards):
-    pairs = align_variant(wildcards)["pairs"]
-    modalities = sorted({m for pair in pairs for m in pair} - {"ecg"})
-    return {
-        "ecg_encoder": P.ecg_mae.format(size=ALIGN["ecg_size"]),
-        "ecg_index": P.ecg_index,
-        "norm_stats": P.ecg_norm_stats,
-        "crop_index": P.crop_index,
-        "splits": P.splits,
-        **{f"cmr_{m}": P.cmr_encoder.format(view=align_view(m)) for m in modalities},
-    }
 
 
 rule align:
@@ -60,7 +37,7 @@ rule align:
         runtime=ALIGN["resources"]["runtime"],
         cpus_per_task=ALIGN["resources"]["cpus_per_task"],
         gpu=1,
-    retries: TRAIN.get("retries", 0)
+    retries: trainer_retries()
     log:
         P.log("align", "_{variant}"),
     benchmark:

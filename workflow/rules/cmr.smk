@@ -38,6 +38,7 @@ if not SEG["weights"]:
             mem_mb=SEG["train"]["resources"]["mem_mb"],
             runtime=SEG["train"]["resources"]["runtime"],
             cpus_per_task=SEG["train"]["resources"]["cpus_per_task"],
+        retries: trainer_retries()  # resumes checkpoint.pt; None: the profile decides
         log:
             P.log("train_segmenter"),
         benchmark:

@@ -3,19 +3,8 @@
 # SIGTERM/SIGUSR1, resumed when the job is retried. checkpoint.pt is deliberately not
 # an output, so Snakemake never deletes it before a retry.
 
-TRAIN = config.get("train", {})
-# Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
-# `train:` section gives the rest (later sections win).
-TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
-                "weight_decay", "betas", "grad_clip", "amp", "num_workers", "seed", "progress"]
-
-
-def trainer_params(section):
-    """Every trainer hyperparameter of a stage: shared `train:` values overridden by
-    the stage's own, so a change of either reruns exactly that stage's jobs."""
-    merged = {k: v for k, v in TRAIN.items() if k in TRAINER_KEYS}
-    merged.update({k: v for k, v in cfg(section).items() if k in TRAINER_KEYS})
-    return merged
+# Hyperparameters reach the rules through trainer_params(section) and `retries:` through
+# trainer_retries() (common.smk): unset, the profile's --retries decides.
 
 
 # --- ECG: ViT masked autoencoder, one job per size (Tables 2-3, Figure 2) ---------------
@@ -49,7 +38,7 @@ rule pretrain_ecg:
         mem_mb=PRETRAIN_ECG["resources"]["mem_mb"],
         runtime=PRETRAIN_ECG["resources"]["runtime"],
         cpus_per_task=PRETRAIN_ECG["resources"]["cpus_per_task"],
-    retries: TRAIN.get("retries", 0)
+    retries: trainer_retries()
     log:
         P.log("pretrain_ecg", "_{size}"),
     benchmark:
@@ -97,7 +86,7 @@ rule pretrain_cmr:
         runtime=PRETRAIN_CMR["resources"]["runtime"],
         cpus_per_task=PRETRAIN_CMR["resources"]["cpus_per_task"],
         gpu=1,
-    retries: TRAIN.get("retries", 0)
+    retries: trainer_retries()
     log:
         P.log("pretrain_cmr", "_{view}"),
     benchmark:

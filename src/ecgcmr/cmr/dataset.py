@@ -52,7 +52,9 @@ class CmrCropDataset(Dataset):
             absent = [e for e in self.eids if e not in t.index]
             if absent:
                 raise KeyError(f"{len(absent)} eids have no targets: {absent[:5]}")
-            self.targets = t.loc[self.eids, list(target_columns)].to_numpy(np.float32)
+            # a copy: pandas (copy-on-write) hands out read-only views, which torch
+            # warns about when they become tensors
+            self.targets = np.array(t.loc[self.eids, list(target_columns)].to_numpy(np.float32))
 
     def __len__(self) -> int:
         return len(self.eids)
@@ -67,5 +69,5 @@ class CmrCropDataset(Dataset):
             x = x.reshape(x.shape[0], x.shape[1], -1).transpose(2, 0, 1)[:, None]
         item = {"image": torch.from_numpy(np.ascontiguousarray(x)), "eid": self.eids[i]}
         if self.targets is not None:
-            item["target"] = torch.from_numpy(self.targets[i].copy())
+            item["target"] = torch.tensor(np.array(self.targets[i]))  # own memory, writable
         return item

@@ -73,11 +73,13 @@ def keep_largest_components(labels: np.ndarray) -> np.ndarray:
 
 
 def segment_cine(model: torch.nn.Module, image: np.ndarray, percentiles, batch_size: int = 64,
-                 device: str = "cpu", divisor: int = 8, largest_component: bool = True) -> np.ndarray:
-    """Labels (x, y, z, t) uint8 of a cine: each (slice, frame) a 2D image."""
+                 device: str = "cpu", divisor: int = 8, largest_component: bool = True,
+                 patch: int = 0) -> np.ndarray:
+    """Labels (x, y, z, t) uint8 of a cine: each (slice, frame) a 2D image, padded to
+    at least the training ``patch`` as in training (see ``predict_labels``)."""
     nx, ny, nz, nt = image.shape
     flat = normalise(image, percentiles).transpose(2, 3, 0, 1).reshape(nz * nt, nx, ny)
-    labels = predict_labels(model, flat, batch_size, device, divisor)
+    labels = predict_labels(model, flat, batch_size, device, divisor, min_size=patch)
     labels = labels.reshape(nz, nt, nx, ny).transpose(2, 3, 0, 1)
     return keep_largest_components(labels) if largest_component else np.ascontiguousarray(labels)
 
@@ -89,7 +91,9 @@ def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str |
     if image.shape[2] < rules.min_slices:  # checked before inference: nothing to segment
         check_curve(np.zeros(image.shape[3]), image.shape[2], rules, cine_path)
     labels = segment_cine(model, image, arch["intensity_percentiles"], params["batch_size"], device,
-                          int(np.prod(arch["strides"])), params["largest_component"])
+                          int(np.prod(arch["strides"])), params["largest_component"],
+                          # absent from weights saved before the patch was recorded
+                          patch=int(arch.get("patch") or 0))
     lv, rv = volume_curve(labels, LV_BLOOD_POOL, affine), volume_curve(labels, RV_BLOOD_POOL, affine)
     check_curve(lv, image.shape[2], rules, cine_path)
     mask_path = Path(mask_dir, f"{eid}.nii.gz")

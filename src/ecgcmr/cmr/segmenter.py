@@ -20,6 +20,7 @@ It checkpoints every epoch and on SIGTERM/SIGUSR1 and resumes when rerun.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import signal
@@ -35,10 +36,11 @@ from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
 from monai.networks.nets import UNet
 from monai.networks.utils import one_hot
-from monai.transforms import (Compose, DivisiblePad, RandAffined, RandFlipd, RandGaussianNoised,
+from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoised,
                               RandScaleIntensityd, RandShiftIntensityd, ResizeWithPadOrCrop,
-                              ScaleIntensityRangePercentiles)
+                              ScaleIntensityRangePercentiles, SpatialPad)
 
+from ..train.checkpoint import input_files_signature
 from ..train.schedule import warmup_cosine
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
 
@@ -81,14 +83,23 @@ def resolve_device(device: str) -> str:
 
 @torch.no_grad()
 def predict_labels(model: torch.nn.Module, images: np.ndarray, batch_size: int = 64,
-                   device: str = "cpu", divisor: int = 8) -> np.ndarray:
-    """Argmax labels (N, X, Y) uint8 of normalised 2D images (N, X, Y) of any size:
-    padded up to a multiple of the U-Net's total stride, then cropped back."""
+                   device: str = "cpu", divisor: int = 8, min_size: int = 0) -> np.ndarray:
+    """Argmax labels (N, X, Y) uint8 of normalised 2D images (N, X, Y) of any size.
+
+    Each image is zero padded (centred) to at least ``min_size`` on both axes, then
+    up to a multiple of the U-Net's total stride, and the labels are cropped back.
+    ``min_size`` is the training patch: training centre pads smaller slices to the
+    patch with zeros (:func:`sample_slices`), so a net that only ever saw a small
+    heart inside a wide zero border must be shown the same geometry at inference
+    (unpadded 32×32 slices of a net trained on padded 64×64 patches come out as
+    background everywhere). Larger images are not cropped: the net is fully
+    convolutional, and cropping could cut the heart off."""
     n, nx, ny = images.shape
-    pad = DivisiblePad(k=divisor)
+    size = [-(-max(d, min_size) // divisor) * divisor for d in (nx, ny)]
+    fit = SpatialPad(size)  # centred: (size - n) // 2 before, the rest after
     out = np.empty((n, nx, ny), np.uint8)
     for i in range(0, n, batch_size):
-        x = pad(torch.as_tensor(images[i:i + batch_size], dtype=torch.float32))  # batch as "channels"
+        x = fit(torch.as_tensor(images[i:i + batch_size], dtype=torch.float32))  # batch as "channels"
         logits = model(torch.as_tensor(x).unsqueeze(1).to(device))
         ox, oy = (logits.shape[2] - nx) // 2, (logits.shape[3] - ny) // 2
         out[i:i + batch_size] = logits.argmax(1)[:, ox:ox + nx, oy:oy + ny].to(torch.uint8).cpu().numpy()
@@ -188,9 +199,23 @@ def _stop_on_signals() -> dict:
     return flag
 
 
+def checkpoint_key(arch: dict, train: dict, seed: int, n_images: int, signature: dict | None) -> dict:
+    """What a checkpoint must have been written with to be resumed (as the shared
+    loop's key): every hyperparameter of the run (``resources`` aside), the seed, the
+    number of training slices and the caller's ``signature`` of its inputs. Round-tripped
+    through JSON so tuples and lists, or ints and floats, compare equal after loading."""
+    key = {"arch": arch, "train": {k: v for k, v in train.items() if k != "resources"},
+           "seed": int(seed), "n_images": int(n_images), "signature": signature or {}}
+    return json.loads(json.dumps(key, sort_keys=True, default=str))
+
+
 def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict, seed: int = 0,
-                device: str = "cpu", checkpoint: str | Path | None = None) -> torch.nn.Module:
-    """Train the U-Net on (N, 1, P, P) images/labels; resumes from ``checkpoint``."""
+                device: str = "cpu", checkpoint: str | Path | None = None,
+                signature: dict | None = None) -> torch.nn.Module:
+    """Train the U-Net on (N, 1, P, P) images/labels; resumes from ``checkpoint`` when
+    it was written with the same :func:`checkpoint_key` (hyperparameters + ``signature``
+    of the inputs), and starts over, saying so, when it was not."""
+    key = checkpoint_key(arch, train, seed, len(images), signature)
     torch.manual_seed(seed)
     model = build_unet(**arch).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train.get("weight_decay", 0.0))
@@ -202,8 +227,13 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
     # a high lr decayed to zero converges in few steps and ends on a settled model
     sched = warmup_cosine(opt, train.get("warmup_epochs", 0) * len(loader), train["epochs"] * len(loader))
     start = 0
-    if checkpoint and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state = torch.load(checkpoint, map_location=device, weights_only=False) \
+        if checkpoint and Path(checkpoint).is_file() else None
+    if state is not None and state.get("key") != key:
+        # a changed patch, lr or labelled set: the old weights are no starting point
+        log.warning("ignoring segmenter checkpoint %s: written with other hyperparameters or "
+                    "inputs; training from scratch", checkpoint)
+    elif state is not None:
         model.load_state_dict(state["model"]), opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"]), torch.set_rng_state(state["torch_rng"])
@@ -213,7 +243,7 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
     try:
         for epoch in range(start, train["epochs"]):
             if checkpoint:  # the state *before* the epoch: a stopped epoch is redone whole
-                _save_checkpoint(checkpoint, model, opt, sched, generator, epoch)
+                _save_checkpoint(checkpoint, key, model, opt, sched, generator, epoch)
             model.train()
             total, n = 0.0, 0
             for batch in loader:
@@ -227,17 +257,17 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
                     raise _Preempted(f"stopped by signal in epoch {epoch}; rerun to resume")
             log.info("segmenter epoch %d/%d: train loss %.4f", epoch + 1, train["epochs"], total / max(n, 1))
         if checkpoint:
-            _save_checkpoint(checkpoint, model, opt, sched, generator, train["epochs"])
+            _save_checkpoint(checkpoint, key, model, opt, sched, generator, train["epochs"])
     finally:
         for s, h in flag["previous"].items():
             signal.signal(s, h)
     return model.eval()
 
 
-def _save_checkpoint(path, model, opt, sched, generator, epoch: int) -> None:
+def _save_checkpoint(path, key: dict, model, opt, sched, generator, epoch: int) -> None:
     tmp = Path(f"{path}.tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+    torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                 "scheduler": sched.state_dict(),
                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}, tmp)
     tmp.replace(path)  # atomic: a kill mid-write never leaves a corrupt checkpoint
@@ -296,8 +326,13 @@ def train_segmenter(images: dict[str, str], labelled: dict, splits_path: str | N
     vx, vy, vg = sample_slices(val_subj, train["frames_per_subject"], train["patch"], pct, seed + 1)
     log.info("segmenter: %d train subjects (%d slices), %d val subjects (%d slices) on %s",
              len(train_subj), len(x), len(val_subj), len(vx), device)
-    arch = {**model, "intensity_percentiles": list(pct)}
-    net = train_model(x, y, arch, train, seed, device, Path(out_model).with_name("checkpoint.pt"))
+    # the patch travels with the weights: inference pads slices to it (predict_labels)
+    arch = {**model, "intensity_percentiles": list(pct), "patch": int(train["patch"])}
+    signature = {"train_subjects": _digest([s[0] for s in train_subj]),
+                 "inputs": _digest(input_files_signature(
+                     splits_path, *(p for s in train_subj for p in s[1:])))}
+    net = train_model(x, y, arch, train, seed, device, Path(out_model).with_name("checkpoint.pt"),
+                      signature=signature)
     dice = evaluate_dice(net, vx, vy, vg, device, divisor=int(np.prod(model["strides"])))
     metrics = {"dice": dice, "n_train_subjects": len(train_subj), "n_val_subjects": len(val_subj),
                "n_train_slices": int(len(x)), "n_val_slices": int(len(vx)), "epochs": train["epochs"],
@@ -306,3 +341,9 @@ def train_segmenter(images: dict[str, str], labelled: dict, splits_path: str | N
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("segmenter held-out Dice: %s", dice)
     return metrics
+
+
+def _digest(obj) -> str:
+    """A short hash of a JSON-able object: the input signature of thousands of UKB
+    files would otherwise be stored whole in every checkpoint."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,156 @@
+"""The segmenter's training/inference contract: inference shows the net slices in the
+geometry it was trained on (padded to the training patch), and a rerun resumes a
+checkpoint only when it was written with the same hyperparameters and inputs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest_cmr_volumes import TEST_ARCH, TEST_TRAIN, render_subjects, segmentation_params, write_subjects
+from monai.transforms import ResizeWithPadOrCrop
+
+from ecgcmr import exclusions
+from ecgcmr.cmr.phases import CurveRules
+from ecgcmr.cmr.segment import segment_shard, segment_subject
+from ecgcmr.cmr.segmenter import (build_unet, labelled_images, load_segmenter, predict_labels,
+                                  train_model, train_segmenter)
+from ecgcmr.errors import InputError
+
+# the demo's field of view (64 px x 3.2 mm) on a matrix smaller than the training patch
+SMALL_MATRIX = {"matrix": 32, "pixel_spacing_mm": 6.4}
+
+
+class Threshold(torch.nn.Module):
+    """A pointwise stand-in for the U-Net (class 1 where the pixel > 0.5) that keeps
+    what it was fed: any shift between padding and cropping back shows in its labels."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return torch.cat([torch.full_like(x, 0.5), x], dim=1)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (2, 30, 37)])
+def test_inference_pads_small_slices_exactly_as_training_does(shape):
+    images = np.random.default_rng(0).random(shape, np.float32)
+    net = Threshold()
+    pred = predict_labels(net, images, batch_size=8, divisor=8, min_size=64)
+    assert pred.shape == shape and np.array_equal(pred, (images > 0.5).astype(np.uint8))
+    fed = net.seen[0][:, 0].numpy()
+    assert fed.shape == (shape[0], 64, 64)
+    # the very image sample_slices trains on: centre zero padded to the patch
+    for img, x in zip(images, fed):
+        assert np.array_equal(x, np.asarray(ResizeWithPadOrCrop((64, 64))(img[None]))[0])
+
+
+def test_inference_never_crops_slices_larger_than_the_patch():
+    images = np.random.default_rng(1).random((2, 80, 72), np.float32)
+    net = Threshold()
+    assert np.array_equal(predict_labels(net, images, min_size=64), (images > 0.5).astype(np.uint8))
+    assert net.seen[0].shape[2:] == (80, 72)
+
+
+def test_segment_subject_uses_the_patch_saved_with_the_weights(tmp_path):
+    subjects = render_subjects(1, seed=4, **SMALL_MATRIX)
+    index, _ = write_subjects(subjects, tmp_path)
+    path = pd.read_parquet(index).path[0]
+    net, shapes = build_unet(**TEST_ARCH).eval(), []
+    net.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape[2:])))
+    params = segmentation_params()
+    with contextlib.suppress(InputError):  # an untrained net finds no heart: only shapes matter
+        segment_subject(net, {**TEST_ARCH, "patch": 64}, "1", path, tmp_path / "masks",
+                        CurveRules.from_config(params["qc"]), params, "cpu")
+    assert shapes and set(shapes) == {(64, 64)}
+
+
+# --- checkpoint key ------------------------------------------------------------------
+
+TINY_ARCH = {"channels": [4, 8], "strides": [2], "num_res_units": 0, "dropout": 0.0}
+TINY_TRAIN = {**TEST_TRAIN, "epochs": 1, "batch_size": 4, "patch": 16}
+
+
+def _tiny_data():
+    rng = np.random.default_rng(0)
+    return rng.random((8, 1, 16, 16), np.float32), rng.integers(0, 4, (8, 1, 16, 16)).astype(np.uint8)
+
+
+def _train(ckpt, train=TINY_TRAIN, signature=None):
+    torch.set_num_threads(1)
+    x, y = _tiny_data()
+    return train_model(x, y, TINY_ARCH, train, seed=0, checkpoint=ckpt, signature=signature)
+
+
+def _same_weights(a, b) -> bool:
+    return all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+@pytest.mark.parametrize("change", ["patch", "lr", "signature", "no_key"])
+def test_a_checkpoint_of_other_hyperparameters_or_inputs_is_not_resumed(tmp_path, caplog, change):
+    ckpt = tmp_path / "checkpoint.pt"
+    _train(ckpt, signature={"inputs": "a"})
+    train, signature = dict(TINY_TRAIN), {"inputs": "a"}
+    if change == "patch":      # the reported case: patch 64 -> 32 resumed and gave Dice 0
+        train["patch"] = 8
+    elif change == "lr":
+        train["lr"] = 1e-3
+    elif change == "signature":
+        signature = {"inputs": "b"}
+    else:                      # written before checkpoints carried a key
+        state = torch.load(ckpt, weights_only=False)
+        del state["key"]
+        torch.save(state, ckpt)
+    with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
+        retrained = _train(ckpt, train, signature)
+    assert "ignoring segmenter checkpoint" in caplog.text and "resumed" not in caplog.text
+    # from scratch: the same weights as a run that never had a checkpoint
+    assert _same_weights(retrained, _train(None, train, signature))
+
+
+def test_the_same_run_resumes_its_checkpoint(tmp_path, caplog):
+    ckpt = tmp_path / "checkpoint.pt"
+    first = _train(ckpt, signature={"inputs": "a"})
+    with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
+        again = _train(ckpt, signature={"inputs": "a"})
+    assert "resumed segmenter training at epoch 1" in caplog.text and "ignoring" not in caplog.text
+    assert _same_weights(first, again)
+
+
+# --- end to end on a matrix smaller than the patch ----------------------------------------
+
+@pytest.mark.slow
+def test_small_matrix_cines_train_on_padded_patches_and_are_segmented(tmp_path):
+    """32x32 cines with the demo's patch 64: trained on padded slices, the segmenter
+    must find the heart at inference (it found none when inference did not pad)."""
+    torch.set_num_threads(1)
+    subjects = render_subjects(10, seed=3, **SMALL_MATRIX)
+    index, masks = write_subjects(subjects, tmp_path)
+    eids = [str(r.eid) for r, *_ in subjects]
+    pd.DataFrame({"eid": eids, "paired_split": ["train"] * 8 + ["val"] * 2}).to_parquet(tmp_path / "splits.parquet")
+    labelled = {"masks_dir": str(masks), "mask_suffix": "_labels", "val_fraction": 0.15}
+    model = {k: v for k, v in TEST_ARCH.items() if k != "intensity_percentiles"}
+    train = {**TEST_TRAIN, "seed": 0, "frames_per_subject": 2, "patch": 64, "max_train_subjects": None}
+    train_segmenter(labelled_images(None, str(index), "_labels"), labelled, str(tmp_path / "splits.parquet"),
+                    str(tmp_path / "seg" / "model.pt"), str(tmp_path / "seg" / "metrics.json"), model, train,
+                    [1.0, 99.0], device="cpu", threads=1)
+    assert load_segmenter(tmp_path / "seg" / "model.pt")[1]["patch"] == 64
+
+    val = pd.read_parquet(index).iloc[8:]
+    val.to_parquet(tmp_path / "val.parquet")
+    seg = segment_shard(str(tmp_path / "val.parquet"), 0, 1, str(tmp_path / "seg" / "model.pt"),
+                        str(tmp_path / "seg.parquet"), str(tmp_path / "ex.csv"), str(tmp_path / "masks_pred"),
+                        segmentation_params())
+    ex = exclusions.read(tmp_path / "ex.csv")
+    assert "no_heart_found" not in set(ex.reason), ex
+    for r in seg.itertuples():
+        pred = np.asarray(nib.load(r.mask_path).dataobj) == 1
+        truth = np.asarray(nib.load(masks / f"{r.eid}_labels.nii.gz").dataobj) == 1
+        assert 2 * (pred & truth).sum() / (pred.sum() + truth.sum()) > 0.3, r.eid
