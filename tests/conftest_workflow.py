@@ -83,3 +83,18 @@ def tiny_run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     return tiny_run_dir(tmp_path_factory)
+
+
+def tiny_report_path(tmp_path_factory) -> Path:
+    """`snakemake --report` of the finished tiny run, built once per process (every
+    test that inspects the report can share it); the file lies in the run's results."""
+    if "report" not in _RUNS:
+        work = tiny_run_dir(tmp_path_factory)
+        report = work / TINY_RESULTS / "report.html"
+        proc = snakemake(work, "--cores", "1", "--report", str(report), "all", check=False)
+        _RUNS["report"] = report if proc.returncode == 0 and report.is_file() else (
+            f"snakemake --report on the tiny run failed ({proc.returncode}):\n"
+            + (proc.stdout + proc.stderr)[-6000:])
+    if isinstance(_RUNS["report"], str):
+        pytest.fail(_RUNS["report"])
+    return _RUNS["report"]

@@ -1,8 +1,12 @@
 """Science check on the real demo pipeline's outputs: frozen-embedding probes recover
-LVEF and LVDV from the ECG of the synthetic cohort (R² clearly above 0).
+LVEF and LVDV from the ECG of the synthetic cohort (R² clearly above 0), for the
+ECG-only baseline and the dual-phase alignment.
 
 Needs a finished demo run (`make demo`, or ECGCMR_DEMO_RESULTS=<results dir>); the
 run itself takes minutes, so this test reads its outputs rather than starting it.
+Without one it skips on a developer machine, but fails under CI (the CI environment
+variable set), where `make demo` runs before `make test`: a missing demo there is a
+broken pipeline, not a reason to skip.
 """
 
 import os
@@ -14,14 +18,29 @@ import pytest
 RESULTS = Path(os.environ.get("ECGCMR_DEMO_RESULTS", Path(__file__).resolve().parents[1] / "results" / "demo"))
 PROBES = RESULTS / "tables" / "probe_results.csv"
 MIN_R2 = 0.05   # "clearly above 0": chance level is <= 0 on the test split
+REPRESENTATIONS = ["baseline", "dual_phase"]
+
+
+def in_ci() -> bool:
+    # CI services set CI=true; an empty or explicit false value means a local run
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def demo_probe_results() -> pd.DataFrame:
+    if not PROBES.is_file():
+        message = f"no finished demo run: {PROBES} is missing"
+        if in_ci():
+            pytest.fail(f"{message}; CI must run `make demo` before `make test` "
+                        "(or set ECGCMR_DEMO_RESULTS to the demo's results directory)")
+        pytest.skip(f"{message} (run `make demo`)")
+    return pd.read_csv(PROBES)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not PROBES.exists(), reason=f"no finished demo run at {RESULTS} (run `make demo`)")
 @pytest.mark.parametrize("target", ["LVEF", "LVDV"])
 def test_demo_probes_recover_lvef_and_lvdv(target):
-    df = pd.read_csv(PROBES)
-    rows = df[(df["target"] == target) & df["representation"].isin(["baseline", "dual_phase"])]
-    assert not rows.empty, f"no {target} probes in {PROBES}"
-    mean_r2 = rows.groupby("representation")["value"].mean()
+    df = demo_probe_results()
+    rows = df[(df["target"] == target) & df["representation"].isin(REPRESENTATIONS)]
+    mean_r2 = rows.groupby("representation")["value"].mean()   # over seeds
+    assert sorted(mean_r2.index) == sorted(REPRESENTATIONS), f"{target} probes missing in {PROBES}: {mean_r2}"
     assert (mean_r2 > MIN_R2).all(), mean_r2.to_dict()

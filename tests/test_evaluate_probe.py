@@ -10,7 +10,7 @@ import torch
 
 from conftest_evaluate import FAST_PROBE, planted_cohort
 from ecgcmr.evaluate.probe import (MLPProbe, apply_probe, balance_by_undersampling, load_probe,
-                                   read_result, run_probe, score)
+                                   read_result, run_probe, run_probes, score)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,23 @@ def test_seeds_give_reproducible_results(cohort, tmp_path):
     a, _ = _run(cohort, tmp_path / "a", "signal", "LVDV", seed=3)
     b, _ = _run(cohort, tmp_path / "b", "signal", "LVDV", seed=3)
     assert a.value == b.value
+
+
+def test_one_job_for_all_targets_matches_one_probe_per_target(cohort, tmp_path):
+    # the probe rule trains every target of a (representation, seed) in one call:
+    # each target must get exactly the probe, files and score it gets alone
+    targets = ["LVDV", "HF", "SCD", "qrs_duration"]
+    outs = [tmp_path / "all" / t / "seed2.json" for t in targets]
+    together = run_probes(cohort["signal"], cohort["targets"], cohort["splits"], targets, 2, "signal",
+                          "paired_split", FAST_PROBE, outs, [o.with_suffix(".pt") for o in outs],
+                          ecg_index=cohort["ecg_index"])
+    assert [r.target for r in together] == targets
+    for target, res, out in zip(targets, together, outs):
+        alone, alone_out = _run(cohort, tmp_path / "alone", "signal", target, seed=2)
+        assert out.read_text() == alone_out.read_text()
+        assert res.value == alone.value or (math.isnan(res.value) and math.isnan(alone.value))
+        a, b = load_probe(out.with_suffix(".pt")), load_probe(alone_out.with_suffix(".pt"))
+        assert (a is None) == (b is None) and (a is None or a["target"] == target)
+    with pytest.raises(ValueError, match="2 targets but 1 result"):
+        run_probes(cohort["signal"], cohort["targets"], cohort["splits"], ["LVDV", "HF"], 0, "signal",
+                   "paired_split", FAST_PROBE, outs[:1], outs[:1])

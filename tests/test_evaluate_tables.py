@@ -108,10 +108,13 @@ def test_exclusions_and_benchmark_summaries(tmp_path):
     bench = tmp_path / "benchmarks"
     bench.mkdir()
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    for name, s in [("probe_baseline_LVEF_0", 2.0), ("probe_baseline_LVEF_1", 3.0), ("probe_plots_table1", 1.5)]:
+    for name, s in [("probe_baseline_0", 2.0), ("probe_baseline_1", 3.0), ("probe_plots_table1", 1.5),
+                    ("probe_vit_vit_tiny_0", 4.0)]:
         (bench / f"{name}.tsv").write_text(header + f"{s}\t0:00:02\t100.5\t1\t1\t1\t0\t0\t50\t1\n")
-    per_rule = benchmark_summary(bench, ["probe", "probe_plots_table1"], tmp_path / "b.csv", tmp_path / "b.png")
+    per_rule = benchmark_summary(bench, ["probe", "probe_vit", "probe_plots_table1"], tmp_path / "b.csv",
+                                 tmp_path / "b.png")
     got = per_rule.set_index("rule")
+    # a job belongs to the longest rule name its file starts with: probe_vit_* is not probe's
     assert got.loc["probe", "jobs"] == 2 and got.loc["probe", "total_s"] == pytest.approx(5.0)
-    assert got.loc["probe_plots_table1", "jobs"] == 1
+    assert got.loc["probe_vit", "jobs"] == 1 and got.loc["probe_plots_table1", "jobs"] == 1
     assert (tmp_path / "b.png").exists()

@@ -1,111 +1,177 @@
-"""The evaluation rules under real Snakemake: on a hand-built run directory (ECG cache,
-splits, targets, two saved encoders) the embed -> probe -> tables -> manifest rules
-run, their outputs have the right rows and columns, and `ecgcmr predict` uses them.
-
-Only the evaluation rules are allowed (--allowed-rules), so the upstream files count
-as given; the whole pipeline on the synthetic cohort is the lead's workflow test.
+"""The evaluation stage in the shared tiny pipeline run (tests/configs/tiny.yaml, one
+run of `all` shared by every test in the "tiny_run" group, see conftest_workflow):
+one probe job per (representation, seed) writes one result and one weights file per
+target on the right split, Tables 1-3 have the configured rows and columns with finite
+scores, the report holds them, and `ecgcmr predict` works from the run directory alone
+on real ECG files (a UK Biobank CardioSoft XML and a PTB-XL WFDB record).
 """
 
+from __future__ import annotations
+
 import json
+import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
-from ecgcmr.ecg.cache import gather_ecg_index, shard_table
-from ecgcmr.models import save_ecg_encoder
-from ecgcmr.models.vit_mae import EcgMAE
+from conftest_workflow import REPO, TINY, TINY_RESULTS, tiny_run, tiny_report_path  # noqa: F401
+from ecgcmr.evaluate.probe import load_probe, read_result
+from ecgcmr.evaluate.tables import TABLE1_TARGETS, VIT_SIZES
 from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 
-REPO = Path(__file__).resolve().parents[1]
-N = 60
-EVAL_RULES = ["embed", "probe", "table1", "table2", "table3", "probe_plots_table1", "probe_plots_table2",
-              "inference_manifest"]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]
+
+# The tiny run's evaluate section: tiny.yaml over the demo config, key by key.
+EVAL = {**yaml.safe_load((REPO / "config" / "config.yaml").read_text())["evaluate"],
+        **yaml.safe_load(TINY.read_text())["evaluate"]}
+REPS = EVAL["representations"]
+VITS = [f"vit_{s}" for s in EVAL["vit_sizes"]]
+SEEDS = EVAL["seeds"]
+T1 = [t for t in TABLE1_TARGETS if t in EVAL["targets"]]
+T2 = EVAL["table2_targets"]
+REGRESSION_T1 = [t for t in T1 if t in PHENOTYPES]
 
 
-def build_run(root: Path) -> Path:
-    results = root / "results" / "t"
-    rng = np.random.default_rng(0)
-    eids = [str(2_000_000 + 13 * i) for i in range(N)]
-    z = rng.standard_normal(N)
-    # a planted signal: lead I amplitude follows z, so even a random encoder sees it
-    signals = rng.normal(0, 0.05, (N, 12, 5000)).astype(np.float32)
-    signals[:, 0] += (1 + 0.5 * z)[:, None] * np.sin(np.linspace(0, 60, 5000))[None]
-    meas = [{"qrs_duration": 90 + 10 * v, "qrs_num": 10.0} for v in z]
-    shard = results / "ecg" / "shards" / "shard_0.parquet"
-    shard.parent.mkdir(parents=True)
-    import pyarrow.parquet as pq
-    pq.write_table(shard_table(eids, ["synthetic"] * N, signals, meas), shard)
-    gather_ecg_index([shard], results / "ecg" / "index.parquet", results / "ecg" / "index.exclusions.csv")
-    (results / "ecg" / "norm_stats.json").write_text(json.dumps({"mean": [0.0] * 12, "std": [0.5] * 12,
-                                                                 "n_records": N}))
-    part = np.array(["train"] * 36 + ["val"] * 12 + ["test"] * 12)
-    pd.DataFrame({"eid": eids, "has_ecg": True, "has_cmr": True, "paired": True, "pretrain": part,
-                  "paired_split": part}).to_parquet(results / "splits.parquet")
-    targets = pd.DataFrame({"eid": eids, **{p: 50 + 5 * z + rng.normal(0, 1, N) for p in PHENOTYPES},
-                            **{o: (z + rng.normal(0, 0.5, N) > 0.5).astype(np.int8) for o in OUTCOMES},
-                            "age": 60 + rng.normal(0, 5, N), "sex": (z > 0).astype(np.int8)})
-    (results / "tables").mkdir()
-    targets.to_parquet(results / "tables" / "targets.parquet")
-    torch.manual_seed(0)
-    for d, name in [("ecg_mae_tiny", "encoder.pt"), ("align_dual_phase", "ecg_encoder.pt")]:
-        (results / "models" / d).mkdir(parents=True)
-        save_ecg_encoder(EcgMAE(embed_dim=16, depth=1, num_heads=2, decoder=False), results / "models" / d / name)
-    config = {"results_dir": str(results),
-              "evaluate": {"representations": ["baseline", "dual_phase"], "vit_sizes": ["tiny"], "seeds": [0, 1],
-                           "targets": ["LVEF", "HF"], "table2_targets": ["sex", "qrs_duration"],
-                           "device": "cpu", "inference_representation": "dual_phase",
-                           "probe": {"hidden_dims": None, "dropout": 0.0, "lr": 0.003, "betas": [0.9, 0.95],
-                                     "weight_decay": 0.005, "batch_size": 32, "max_epochs": 20, "patience": 5,
-                                     "balance_outcomes": True}}}
-    cfg = root / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    return results
+@pytest.fixture(scope="module")
+def res(tiny_run):  # noqa: F811
+    return tiny_run / TINY_RESULTS
 
 
-@pytest.mark.slow
-def test_evaluation_rules_end_to_end(tmp_path):
-    results = build_run(tmp_path)
-    tables = results / "tables"
-    targets = [str(tables / f) for f in ("table1.md", "table2.md", "table3.md", "table1_bars.png",
-                                         "table2_bars.png")] + [str(results / "inference" / "manifest.json")]
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--cores", "2", "--allowed-rules", *EVAL_RULES,
-           "--nolock", "--quiet", "--", *targets]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_tiny_config_exercises_both_probe_rules():
+    # guards the assertions below against a tiny.yaml that no longer probes anything
+    assert len(REPS) >= 2 and VITS and REGRESSION_T1 and set(T1) & set(OUTCOMES) and T2
 
+
+def test_one_probe_job_per_representation_and_seed_covers_every_target(res):
+    for rule, reps, targets in [("probe", REPS, T1), ("probe_vit", VITS, T2)]:
+        for rep in reps:
+            for seed in SEEDS:
+                log = (res / "logs" / f"{rule}_{rep}_{seed}.log").read_text()
+                # the job trained every target of its representation, one probe each
+                trained = [t for t in targets if f"{rep} / {t} / seed {seed}:" in log]
+                assert trained == targets, (rule, rep, seed, log[-2000:])
+                assert (res / "benchmarks" / f"{rule}_{rep}_{seed}.tsv").is_file()
+    per_target_logs = [p.name for p in (res / "logs").glob("probe_*_*_*.log")
+                       if any(f"_{t}_" in p.name for t in T1 + T2)]
+    assert not per_target_logs, per_target_logs  # no job per (representation, target, seed)
+
+
+def _labelled_in_split(res, rep, target, column):
+    """Subjects a probe of `target` on `rep` may use: embedded, labelled, in a split."""
+    eids = pd.read_parquet(res / "embeddings" / f"{rep}.parquet", columns=["eid"])["eid"].astype(str)
+    source = res / ("ecg/index.parquet" if target in ("qrs_num", "qrs_duration") else "tables/targets.parquet")
+    y = pd.read_parquet(source, columns=["eid", target]).astype({"eid": str}).set_index("eid")[target]
+    split = pd.read_parquet(res / "splits.parquet").astype({"eid": str}).set_index("eid")[column]
+    part = split.reindex(eids).fillna("")
+    labelled = y.reindex(eids).notna().to_numpy()
+    return {s: int((labelled & (part == s).to_numpy()).sum()) for s in ("train", "val", "test")}
+
+
+def test_every_probe_result_is_its_own_target_on_its_split(res):
+    for reps, targets, column in [(REPS, T1, "paired_split"), (VITS, T2, "pretrain")]:
+        for rep in reps:
+            for target in targets:
+                n = _labelled_in_split(res, rep, target, column)
+                for seed in SEEDS:
+                    r = read_result(res / "probes" / rep / target / f"seed{seed}.json")
+                    assert (r["representation"], r["target"], r["seed"]) == (rep, target, seed)
+                    binary = target in OUTCOMES or target == "sex"
+                    assert r["metric"] == ("auroc" if binary else "r2"), r
+                    assert (r["n_val"], r["n_test"]) == (n["val"], n["test"]), (rep, target, r, n)
+                    if target in OUTCOMES:  # training set balanced by undersampling negatives
+                        assert 0 < r["n_train"] <= n["train"], (rep, target, r, n)
+                    else:
+                        assert r["n_train"] == n["train"], (rep, target, r, n)
+                    probe = load_probe(res / "probes" / rep / target / f"seed{seed}.pt")
+                    if probe is None:   # untrainable: no value, and the result says why
+                        assert math.isnan(r["value"]) and r["reason"], r
+                    else:
+                        assert probe["target"] == target and probe["config"]["in_dim"] == r["embedding_dim"]
+    # Table 2 uses every ECG subject's pretraining split, Table 1 only the paired ones
+    vit_n = read_result(res / "probes" / VITS[0] / T2[-1] / f"seed{SEEDS[0]}.json")["n_train"]
+    t1_n = read_result(res / "probes" / REPS[0] / REGRESSION_T1[0] / f"seed{SEEDS[0]}.json")["n_train"]
+    assert vit_n > t1_n
+
+
+def test_tables_have_the_configured_rows_columns_and_finite_scores(res):
+    from ecgcmr.evaluate.tables import REPRESENTATION_NAMES
+    from ecgcmr.models import load_ecg_encoder
+    from ecgcmr.models.vit_mae import VIT_SIZES as SIZE_TABLE
+
+    tables = res / "tables"
+    long = pd.read_csv(tables / "probe_results.csv")
+    assert len(long) == len(REPS) * len(T1) * len(SEEDS)
     t1 = pd.read_csv(tables / "table1.csv")
-    assert list(t1["name"]) == ["ECG (baseline)", "ECG 3D CL dual-phase"]
-    assert [c for c in t1.columns if c.endswith("_mean")] == ["LVEF_mean", "HF_mean"]
-    assert np.isfinite(t1[["LVEF_mean", "LVEF_std", "HF_mean"]].to_numpy()).all()
-    assert (t1["LVEF_n_seeds"] == 2).all()
+    assert list(t1["representation"]) == [r for r in REPRESENTATION_NAMES if r in REPS]
+    assert list(t1["name"]) == [REPRESENTATION_NAMES[r] for r in t1["representation"]]
+    assert [c for c in t1.columns if c.endswith("_mean")] == [f"{t}_mean" for t in T1]
+    assert (t1[[f"{t}_n_seeds" for t in T1]] == len(SEEDS)).all().all()
+    scores = t1[[f"{t}_mean" for t in REGRESSION_T1]].to_numpy()
+    assert np.isfinite(scores).all() and (scores <= 1).all(), t1
+    assert np.isfinite(t1[[f"{t}_std" for t in REGRESSION_T1]].to_numpy()).all()
+    md = (tables / "table1.md").read_text()
+    for t in set(T1) & set(OUTCOMES):   # an AUROC in %, or n/a with its reason under the table
+        auc = t1[f"{t}_mean"]
+        assert (auc.between(0, 100) | (auc.isna() & (f"/{t}:" in md))).all(), (t, md)
+
     t2 = pd.read_csv(tables / "table2.csv")
-    assert list(t2["name"]) == ["Tiny"] and np.isfinite(t2[["sex_mean", "qrs_duration_mean"]].to_numpy()).all()
+    assert list(t2["name"]) == [s.capitalize() for s in VIT_SIZES if f"vit_{s}" in VITS]
+    assert [c for c in t2.columns if c.endswith("_mean")] == [f"{t}_mean" for t in
+                                                              ["sex", "age", "qrs_num", "qrs_duration"] if t in T2]
+    assert np.isfinite(t2[[f"{t}_mean" for t in T2 if t != "sex"]].to_numpy()).all(), t2
+
     t3 = pd.read_csv(tables / "table3.csv")
-    assert t3.loc[0, "Parameters"] == sum(p.numel() for p in EcgMAE(embed_dim=16, depth=1, num_heads=2,
-                                                                      decoder=False).parameters())
-    probe = json.loads((results / "probes" / "vit_tiny" / "qrs_duration" / "seed1.json").read_text())
-    assert probe["n_train"] == 36 and probe["metric"] == "r2"
+    assert list(t3["size"]) == [s for s in VIT_SIZES if f"vit_{s}" in VITS]
+    for row in t3.itertuples():
+        enc = load_ecg_encoder(res / "models" / f"ecg_mae_{row.size}" / "encoder.pt")
+        assert row.Parameters == sum(p.numel() for p in enc.parameters())
+        assert (row.Layers, row.Heads) == (SIZE_TABLE[row.size]["depth"], SIZE_TABLE[row.size]["num_heads"])
+    for png in ("table1_bars.png", "table2_bars.png"):
+        assert (tables / png).stat().st_size > 5000
 
-    # one HTML report (Snakemake's own) holding the flagged tables and plots
-    report = tmp_path / "report.html"
-    rep = subprocess.run(cmd[:-len(targets) - 2] + ["--report", str(report), "--", *targets], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
-    assert rep.returncode == 0, rep.stderr[-3000:]
-    html = report.read_text(errors="replace")
-    assert "table1.html" in html and "table1_bars.png" in html and "ecgcmr: CMR-guided ECG" in html
 
-    # the run directory is all `ecgcmr predict` needs
+def test_inference_manifest_names_every_seed_of_every_table1_target(res):
+    m = json.loads((res / "inference" / "manifest.json").read_text())
+    rep = EVAL["inference_representation"]
+    assert m["representation"] == rep and m["encoder"] == f"models/align_{rep}/ecg_encoder.pt"
+    assert list(m["probes"]) == [t for t in [*PHENOTYPES, *OUTCOMES] if t in T1]
+    for t, files in m["probes"].items():
+        assert files == [f"probes/{rep}/{t}/seed{s}.pt" for s in sorted(SEEDS)]
+
+
+def test_report_holds_the_tables_and_plots_without_rst_errors(tiny_run, tmp_path_factory):  # noqa: F811
+    html = tiny_report_path(tmp_path_factory).read_text(errors="replace")
+    for name in ("table1.html", "table2.html", "table3.html", "table1_bars.png", "table2_bars.png",
+                 f"shared_space_{EVAL['projection_variant']}.png", "benchmarks_summary.png"):
+        assert name in html, f"{name} not in the report"
+    assert "ecgcmr: CMR-guided ECG representations" in html
+    # docutils renders broken reStructuredText (workflow.rst, captions) as a System Message
+    assert "System Message" not in html
+
+
+def test_predict_from_the_run_directory_on_real_ecgs(res, shared_data, tmp_path):
+    inputs = [shared_data / "cardiosoft_xml" / "ukbb_scrubbed.xml",   # real UK Biobank CardioSoft XML
+              shared_data / "wfdb_ptbxl" / "HR06000",                 # real PTB-XL 12-lead WFDB
+              shared_data / "wfdb" / "100"]                           # MIT-BIH, 2 leads: not a 12-lead ECG
     out = tmp_path / "pred.csv"
-    rc = subprocess.run([sys.executable, "-m", "ecgcmr.cli", "predict", "--run", str(results), "-o", str(out),
-                         "/work/shared/data/wfdb_ptbxl/HR06000"], capture_output=True, text=True)
-    assert rc.returncode == 0, rc.stderr
+    proc = subprocess.run([sys.executable, "-m", "ecgcmr.cli", "predict", "--run", str(res), "-o", str(out),
+                           *map(str, inputs)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     pred = pd.read_csv(out)
-    assert np.isfinite(pred.loc[0, "LVEF [%]"]) and 0 < pred.loc[0, "HF probability"] < 1
-    assert pred["LVDV [mL]"].isna().all()   # not configured in this run: empty, not invented
+    assert list(pred["status"]) == ["ok", "ok", "error"], pred[["input", "status", "reason"]]
+    assert pred.loc[2, "reason"] == "not_12_lead" and "could not be predicted" in proc.stderr
+    ok = pred.iloc[:2]
+    for t in REGRESSION_T1:
+        assert np.isfinite(ok[f"{t} [{PHENOTYPES[t][1]}]"]).all(), ok
+    manifest = json.loads((res / "inference" / "manifest.json").read_text())
+    for t in set(T1) & set(OUTCOMES):
+        usable = any(load_probe(res / w) is not None for w in manifest["probes"][t])
+        p = ok[f"{t} probability"]
+        assert (p.between(0, 1).all() and p.notna().all()) if usable else p.isna().all(), (t, p)
+    # targets the run did not train: columns present and empty, never invented
+    for t in sorted(set(PHENOTYPES) - set(T1)):
+        assert pred[f"{t} [{PHENOTYPES[t][1]}]"].isna().all()

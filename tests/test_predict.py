@@ -11,7 +11,7 @@ import torch
 
 from conftest_evaluate import FAST_PROBE, planted_cohort
 from ecgcmr.cli import main
-from ecgcmr.evaluate.probe import run_probe
+from ecgcmr.evaluate.probe import run_probes
 from ecgcmr.inference.manifest import write_manifest
 from ecgcmr.inference.predict import outcome_column, phenotype_column, predict_files
 from ecgcmr.models import save_ecg_encoder
@@ -42,14 +42,14 @@ def run_dir(tmp_path_factory):
     (run / "ecg").mkdir()
     (run / "ecg" / "norm_stats.json").write_text(json.dumps({"mean": [0.0] * 12, "std": [0.2] * 12, "n_records": 9}))
     c = planted_cohort(run / "planted", n=80, dim=DIM)
+    targets = ["LVEF", "LVDV", "HF", "SCD"]   # SCD: no cases -> unusable probe
     weights = []
-    for target in ["LVEF", "LVDV", "HF", "SCD"]:   # SCD: no cases -> unusable probe
-        for seed in (0, 1):
-            out = run / "probes" / "dual_phase" / target / f"seed{seed}.json"
-            run_probe(c["signal"], c["targets"], c["splits"], target, seed, "dual_phase", "paired_split",
-                      {**FAST_PROBE, "max_epochs": 5}, out, out.with_suffix(".pt"))
-            weights.append(out.with_suffix(".pt"))
-    write_manifest(run / "inference" / "manifest.json", run, "dual_phase", enc_dir / "ecg_encoder.pt",
+    for seed in (0, 1):   # as the probe rule: every target of one seed in one call
+        outs = [run / "probes" / "dual_phase" / t / f"seed{seed}.json" for t in targets]
+        run_probes(c["signal"], c["targets"], c["splits"], targets, seed, "dual_phase", "paired_split",
+                   {**FAST_PROBE, "max_epochs": 5}, outs, [o.with_suffix(".pt") for o in outs])
+        weights += [o.with_suffix(".pt") for o in outs]
+    write_manifest(run / "inference" / "manifest.json", "dual_phase", enc_dir / "ecg_encoder.pt",
                    run / "ecg" / "norm_stats.json", ECG_PARAMS, weights)
     return run
 
@@ -58,6 +58,8 @@ def test_manifest_paths_are_relative(run_dir):
     m = json.loads((run_dir / "inference" / "manifest.json").read_text())
     assert m["encoder"] == "models/align_dual_phase/ecg_encoder.pt"
     assert m["probes"]["LVEF"] == ["probes/dual_phase/LVEF/seed0.pt", "probes/dual_phase/LVEF/seed1.pt"]
+    with pytest.raises(ValueError, match="inference/manifest.json"):   # predict would not find it
+        write_manifest(run_dir / "manifest.json", "dual_phase", run_dir / "x.pt", run_dir / "n.json", {}, [])
 
 
 def test_predict_real_records_and_two_lead_error(run_dir):

@@ -48,4 +48,4 @@ def test_changed_hyperparameter_reruns_exactly_its_downstream(tiny_run, tmp_path
     probe_rerun = dry_run(tiny_run, probe_lr)
     assert probe_rerun["probe"] > 0, probe_rerun
     assert not UPSTREAM_OF_PROBES & set(probe_rerun), probe_rerun
-    assert probe_rerun == dry_run(tiny_run, args=("--forcerun", "probe"))
+    assert probe_rerun == dry_run(tiny_run, args=("--forcerun", "probe", "probe_vit"))

@@ -30,3 +30,51 @@ def cfg(*keys):
     for k in keys:
         node = node[k]
     return node
+
+
+# --- training helpers ---
+# Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
+# `train:` section gives the rest (later sections win).
+TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
+                "weight_decay", "betas", "grad_clip", "amp", "num_workers", "seed", "progress"]
+
+
+def trainer_params(section):
+    """Every trainer hyperparameter of a stage: shared `train:` values overridden by
+    the stage's own, so a change of either reruns exactly that stage's jobs."""
+    merged = {k: v for k, v in config.get("train", {}).items() if k in TRAINER_KEYS}
+    merged.update({k: v for k, v in cfg(section).items() if k in TRAINER_KEYS})
+    return merged
+
+
+def trainer_retries():
+    """A training rule's `retries:`: train.retries, or None when unset. None leaves
+    the rule without retries of its own, so --retries (the profile's) decides; any
+    number, even 0, would override the profile."""
+    return config.get("train", {}).get("retries")
+
+
+def align_view(modality):
+    """The CMR view behind a non-ECG modality of an alignment variant: ed/es are the
+    phase encoders of kind align.phase_encoder (ed3d/es3d or ed25d/es25d)."""
+    suffix = {"3d": "3d", "2.5d": "25d"}[cfg("align").get("phase_encoder", "3d")]
+    return f"{modality}{suffix}" if modality in ("ed", "es") else modality
+
+
+def align_variant(wildcards):
+    return cfg("align", "variants")[wildcards.variant]
+
+
+def align_inputs(wildcards):
+    """The align job's inputs: the MAE encoder, the ECG cache, crops, splits and the
+    frozen CMR encoder behind each modality of the variant's pairs."""
+    pairs = align_variant(wildcards)["pairs"]
+    modalities = sorted({m for pair in pairs for m in pair} - {"ecg"})
+    return {
+        "ecg_encoder": P.ecg_mae.format(size=cfg("align", "ecg_size")),
+        "ecg_index": P.ecg_index,
+        "norm_stats": P.ecg_norm_stats,
+        "crop_index": P.crop_index,
+        "splits": P.splits,
+        **{f"cmr_{m}": P.cmr_encoder.format(view=align_view(m)) for m in modalities},
+    }

@@ -1,46 +1,46 @@
-# Evaluate: frozen ECG embeddings -> one MLP probe per (representation, target, seed)
-# -> Tables 1-3, plots, and the manifest `ecgcmr predict` reads.
-# Representations: "baseline" (MAE encoder, no alignment), the alignment variants
-# (Table 1, paired subjects) and "vit_{size}" (Table 2, every ECG subject).
-from ecgcmr.evaluate.tables import REPRESENTATION_NAMES, TABLE1_TARGETS, TABLE2_COLUMNS
+# Evaluate: frozen ECG embeddings -> MLP probes -> Tables 1-3, plots, and the manifest
+# `ecgcmr predict` reads. Every (representation, target, seed) gets its own probe and
+# its own result/weights files, but one job trains all targets of a (representation,
+# seed): a probe trains in well under a second, and a job's start-up (interpreter,
+# torch, sklearn) costs seconds.
+# Representations: "baseline" (MAE encoder, no alignment) and the alignment variants
+# (Table 1 targets, paired subjects; rule `probe`), and "vit_{size}" (Table 2 targets,
+# every ECG subject; rule `probe_vit`). Two rules because a rule's outputs cannot
+# depend on its wildcards, and the two kinds probe different target lists.
+# No functions here (snakemake --lint): input mappings are built once, as data.
+from ecgcmr.evaluate.tables import REPRESENTATION_NAMES, TABLE1_TARGETS
 from types import SimpleNamespace
-
-from ecgcmr.phenotypes import ECG_DERIVED
 
 EVAL = cfg("evaluate")
 TABLE1_REPS = EVAL["representations"]
 VIT_REPS = [f"vit_{s}" for s in EVAL["vit_sizes"]]
 TABLE1_TARGETS_RUN = [t for t in TABLE1_TARGETS if t in EVAL["targets"]]
+TABLE2_TARGETS_RUN = EVAL["table2_targets"]
 PROBE_WEIGHTS = P.probe_weights
 INFERENCE_MANIFEST = P.inference_manifest
 TABLES = P.tables_dir()
+TABLE1_REP_PATTERN = r"baseline|2d|2d_time|3d_ed|dual_phase"
+VIT_REP_PATTERN = r"vit_(tiny|small|medium|base)"
+# The ECG encoder behind each representation: baseline is the MAE alignment starts from.
+ENCODER_OF = {
+    "baseline": P.ecg_mae.format(size=cfg("align", "ecg_size")),
+    **{v: P.aligned.format(variant=v) for v in cfg("align", "variants")},
+    **{f"vit_{s}": P.ecg_mae.format(size=s) for s in EVAL["vit_sizes"]},
+}
+# What every probe job reads. The ECG index holds the ECG-derived targets (QRS number
+# and duration); Table 1 probes do not read it, but their embeddings already depend on it.
+PROBE_INPUTS = {"embeddings": P.embeddings, "targets": P.targets, "splits": P.splits,
+                "ecg_index": P.ecg_index}
 
 
 wildcard_constraints:
-    representation=r"baseline|2d|2d_time|3d_ed|dual_phase|vit_(tiny|small|medium|base)",
+    representation=f"{TABLE1_REP_PATTERN}|{VIT_REP_PATTERN}",
     target=r"[A-Za-z0-9_]+",
-
-
-def encoder_of(representation):
-    """The ECG encoder file behind a representation."""
-    if representation == "baseline":
-        return expand(P.ecg_mae, size=cfg("align", "ecg_size"))[0]
-    if representation.startswith("vit_"):
-        return expand(P.ecg_mae, size=representation.removeprefix("vit_"))[0]
-    return expand(P.aligned, variant=representation)[0]
-
-
-def probe_inputs(wildcards):
-    inputs = {"embeddings": P.embeddings.format(representation=wildcards.representation),
-              "targets": P.targets, "splits": P.splits}
-    if wildcards.target in ECG_DERIVED:  # QRS number/duration: the ECG cache's measurements
-        inputs["ecg_index"] = P.ecg_index
-    return inputs
 
 
 rule embed:
     input:
-        encoder=lambda wc: encoder_of(wc.representation),
+        encoder=lambda wc: ENCODER_OF[wc.representation],
         ecg_index=P.ecg_index,
         norm_stats=P.ecg_norm_stats,
         splits=P.splits,
@@ -63,27 +63,48 @@ rule embed:
         "../scripts/embed.py"
 
 
+# One job per (Table 1 representation, seed): a probe per Table 1 target, on the paired split.
 rule probe:
     input:
-        unpack(probe_inputs),
+        **PROBE_INPUTS,
     output:
-        result=P.probe,
-        weights=PROBE_WEIGHTS,
+        results=expand(P.probe, target=TABLE1_TARGETS_RUN, allow_missing=True),
+        weights=expand(PROBE_WEIGHTS, target=TABLE1_TARGETS_RUN, allow_missing=True),
+    wildcard_constraints:
+        representation=TABLE1_REP_PATTERN,
     params:
-        # Table 2 probes reuse the pretraining split (all ECG subjects); Table 1's the paired one
-        split_column=lambda wc: "pretrain" if wc.representation.startswith("vit_") else "paired_split",
+        targets=TABLE1_TARGETS_RUN,  # in the order of the outputs
+        split_column="paired_split",
         hyperparameters=EVAL["probe"],
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=60,
         cpus_per_task=1,
     log:
-        P.log("probe", "_{representation}_{target}_{seed}"),
+        P.log("probe", "_{representation}_{seed}"),
     benchmark:
-        P.benchmark("probe", "_{representation}_{target}_{seed}")
+        P.benchmark("probe", "_{representation}_{seed}")
     script:
         "../scripts/probe.py"
+
+
+# One job per (ViT size, seed): a probe per Table 2 target, reusing the pretraining
+# split (all ECG subjects).
+use rule probe as probe_vit with:
+    output:
+        results=expand(P.probe, target=TABLE2_TARGETS_RUN, allow_missing=True),
+        weights=expand(PROBE_WEIGHTS, target=TABLE2_TARGETS_RUN, allow_missing=True),
+    wildcard_constraints:
+        representation=VIT_REP_PATTERN,
+    params:
+        targets=TABLE2_TARGETS_RUN,
+        split_column="pretrain",
+        hyperparameters=EVAL["probe"],
+    log:
+        P.log("probe_vit", "_{representation}_{seed}"),
+    benchmark:
+        P.benchmark("probe_vit", "_{representation}_{seed}")
 
 
 rule table1:
@@ -111,7 +132,7 @@ rule table1:
 
 rule table2:
     input:
-        probes=expand(P.probe, representation=VIT_REPS, target=EVAL["table2_targets"], seed=EVAL["seeds"]),
+        probes=expand(P.probe, representation=VIT_REPS, target=TABLE2_TARGETS_RUN, seed=EVAL["seeds"]),
     output:
         csv=f"{TABLES}/table2.csv",
         md=f"{TABLES}/table2.md",
@@ -181,7 +202,7 @@ rule probe_plots_table2:
                subcategory="Table 2"),
     params:
         representations=VIT_REPS,
-        targets=EVAL["table2_targets"],
+        targets=TABLE2_TARGETS_RUN,
         names={r: r.removeprefix("vit_").capitalize() for r in VIT_REPS},
     resources:
         mem_mb=1000,
@@ -195,25 +216,27 @@ rule probe_plots_table2:
         "../scripts/probe_plots.py"
 
 
-def shared_space_inputs(wildcards=None):
-    """The aligned ECG encoder and heads of the projected variant, and the frozen CMR
-    encoders its pairs use (the alignment stage's own mapping, align_inputs)."""
-    variant = EVAL["projection_variant"]
-    align_dir = P.model_dir(f"align_{variant}")
-    cmr = {k: v for k, v in align_inputs(SimpleNamespace(variant=variant)).items() if k.startswith("cmr_")}
-    return {"ecg_encoder": P.aligned.format(variant=variant), "heads": str(Path(align_dir, "heads.pt")),
-            "ecg_index": P.ecg_index, "norm_stats": P.ecg_norm_stats, "crop_index": P.crop_index,
-            "splits": P.splits, "targets": P.targets, **cmr}
+# The aligned ECG encoder and heads of the projected variant, and the frozen CMR
+# encoders its pairs use (the alignment stage's own mapping, align_inputs).
+SHARED_SPACE_CMR = {k: v for k, v in align_inputs(SimpleNamespace(variant=EVAL["projection_variant"])).items()
+                    if k.startswith("cmr_")}
 
 
 rule shared_space:
     input:
-        unpack(shared_space_inputs),
+        ecg_encoder=P.aligned.format(variant=EVAL["projection_variant"]),
+        heads=str(Path(P.model_dir(f"align_{EVAL['projection_variant']}"), "heads.pt")),
+        ecg_index=P.ecg_index,
+        norm_stats=P.ecg_norm_stats,
+        crop_index=P.crop_index,
+        splits=P.splits,
+        targets=P.targets,
+        **SHARED_SPACE_CMR,
     output:
         report(f"{TABLES}/shared_space_{EVAL['projection_variant']}.png", caption="../report/shared_space.rst",
                category="Results", subcategory="Shared latent space"),
     params:
-        modalities=sorted(k.removeprefix("cmr_") for k in shared_space_inputs() if k.startswith("cmr_")),
+        modalities=sorted(k.removeprefix("cmr_") for k in SHARED_SPACE_CMR),
         colour_by=EVAL["projection_colour"],
         device=EVAL["device"],
     resources:
@@ -231,14 +254,13 @@ rule shared_space:
 
 rule inference_manifest:
     input:
-        encoder=encoder_of(EVAL["inference_representation"]),
+        encoder=ENCODER_OF[EVAL["inference_representation"]],
         norm_stats=P.ecg_norm_stats,
         probes=expand(PROBE_WEIGHTS, representation=EVAL["inference_representation"],
                       target=TABLE1_TARGETS_RUN, seed=EVAL["seeds"]),
     output:
         INFERENCE_MANIFEST,
     params:
-        results_dir=P.results,
         representation=EVAL["inference_representation"],
         ecg=cfg("ecg"),
     resources:

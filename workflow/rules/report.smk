@@ -1,10 +1,9 @@
-# Report: run summaries and figures flagged for `snakemake --report report.html`.
-# Tables 1-3 and the probe plots are flagged where they are made (evaluate.smk), the
-# MAE curves and Figure 2 in pretrain.smk; here: exclusions by stage and reason, rule
-# costs (benchmarks) and the other training curves, gathered
-# into {results}/report/.
+# Report: run summaries for `snakemake --report report.html`, in {results}/report/:
+# exclusions by stage and reason, and rule costs (benchmarks). Every other figure is
+# flagged where it is made, so it appears once: Tables 1-3 and the probe plots in
+# evaluate.smk, training curves and Figure 2 in pretrain.smk and align.smk, crop QC
+# montages in cmr.smk.
 REPORT_DIR = str(Path(P.results, "report"))
-ALIGN_VARIANTS = [r for r in TABLE1_REPS if r != "baseline"]
 
 
 rule exclusions_summary:
@@ -26,36 +25,10 @@ rule exclusions_summary:
         "../scripts/exclusions_summary.py"
 
 
-rule report_figures:
-    input:
-        align_curves=expand(Path(P.model_dir("align_{variant}"), "curve.png").as_posix(), variant=ALIGN_VARIANTS),
-        # run last: the CMR encoders' curves are found in models/ when everything is done
-        done=rules.table1.output.md,
-    output:
-        curves=report(directory(f"{REPORT_DIR}/training_curves"), patterns=["{name}.png"],
-                      caption="../report/curves.rst", category="Models", subcategory="Training curves",
-                      labels={"model": "{name}"}),
-    params:
-        models_dir=P.model_dir(""),
-        # the MAE's curve and Figure 2 are flagged for the report by pretrain_ecg itself
-        skip_prefixes=["ecg_mae_"],
-    resources:
-        mem_mb=500,
-        runtime=5,
-        cpus_per_task=1,
-    log:
-        P.log("report_figures"),
-    benchmark:
-        P.benchmark("report_figures")
-    script:
-        "../scripts/report_figures.py"
-
-
 rule benchmarks_summary:
     input:
         # every other final output first, so their benchmark files exist
         [t for t in ALL_TARGETS],
-        rules.report_figures.output.curves,
         rules.exclusions_summary.output.png,
     output:
         csv=f"{REPORT_DIR}/benchmarks_summary.csv",
@@ -77,5 +50,4 @@ rule benchmarks_summary:
         "../scripts/benchmarks_summary.py"
 
 
-ALL_TARGETS += [rules.exclusions_summary.output.png, rules.report_figures.output.curves,
-                rules.benchmarks_summary.output.png]
+ALL_TARGETS += [rules.exclusions_summary.output.png, rules.benchmarks_summary.output.png]

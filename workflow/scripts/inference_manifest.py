@@ -3,5 +3,4 @@ from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
     i, p = snakemake.input, snakemake.params
-    write_manifest(snakemake.output[0], p.results_dir, p.representation, i.encoder, i.norm_stats, p.ecg,
-                   list(i.probes))
+    write_manifest(snakemake.output[0], p.representation, i.encoder, i.norm_stats, p.ecg, list(i.probes))

@@ -1,6 +1,8 @@
 """Downstream probes (paper 2.2, "Prediction of CMR phenotypes and clinical outcomes"):
 one 3-layer MLP with GELU per target on the frozen ECG embedding, trained on the
-training split, early-stopped on validation, scored once on test.
+training split, early-stopped on validation, scored once on test. The pipeline trains
+all targets of one (representation, seed) in one job (:func:`run_probes`); each target
+still gets its own probe, result and weights file.
 
 Regression targets are standardised with training statistics and scored with R²;
 outcomes are scored with AUROC, their *training* set balanced by undersampling
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -196,17 +199,46 @@ def run_probe(embeddings: str | Path, targets: str | Path, splits: str | Path, t
               ecg_index: str | Path | None = None) -> ProbeResult:
     """One (representation, target, seed): train, score on test, write the result JSON
     and the weights (with the standardisation the predictor must apply)."""
+    return run_probes(embeddings, targets, splits, [target], seed, representation, split_column,
+                      hyperparameters, [out_json], [out_weights], ecg_index)[0]
+
+
+def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
+               target_names: Sequence[str], seed: int, representation: str, split_column: str,
+               hyperparameters: dict, out_json: Sequence[str | Path], out_weights: Sequence[str | Path],
+               ecg_index: str | Path | None = None) -> list[ProbeResult]:
+    """Every target of one (representation, seed), each its own probe exactly as
+    :func:`run_probe` trains it, in one process: the embeddings and splits are read
+    once, and the pipeline pays the interpreter/torch start-up once per job instead of
+    once per target. ``out_json[i]``/``out_weights[i]`` belong to ``target_names[i]``."""
+    if not len(target_names) == len(out_json) == len(out_weights):
+        raise ValueError(f"{len(target_names)} targets but {len(out_json)} result and "
+                         f"{len(out_weights)} weight paths")
     cfg = ProbeConfig.from_dict(hyperparameters)
-    task = task_of(target)
     eids, x = read_embeddings(embeddings)
-    y_all = load_target_values(targets, target, ecg_index)
     split = pd.read_parquet(splits, columns=["eid", split_column])
     split = split.assign(eid=split["eid"].astype(str)).set_index("eid")[split_column]
-    y = y_all.reindex(eids).to_numpy(float)
     part = split.reindex(eids).fillna("").astype(str).to_numpy()
-    labelled = ~np.isnan(y)
+    results = []
+    for target, json_path, weights_path in zip(target_names, out_json, out_weights):
+        y = load_target_values(targets, target, ecg_index).reindex(eids).to_numpy(float)
+        res, weights = _probe_one(x, y, part, target, int(seed), representation, cfg)
+        write_result(res, hyperparameters, json_path)
+        Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
+        # an untrainable target still gets a weights file (holding None) so the DAG is
+        # complete; the predictor reports such a target as unavailable
+        torch.save(weights, weights_path)
+        results.append(res)
+    return results
 
-    res = ProbeResult(representation, target, int(seed), task,
+
+def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed: int,
+               representation: str, cfg: ProbeConfig) -> tuple[ProbeResult, dict | None]:
+    """Train and score one target (y aligned with the embedding rows x, NaN = missing;
+    part: each row's split). Returns the result and the weights (None if untrainable)."""
+    task = task_of(target)
+    labelled = ~np.isnan(y)
+    res = ProbeResult(representation, target, seed, task,
                       "auroc" if task == "classification" else "r2", math.nan, embedding_dim=x.shape[1])
     sel = {s: np.flatnonzero(labelled & (part == s)) for s in ("train", "val", "test")}
     res.n_train, res.n_val, res.n_test = (len(sel[s]) for s in ("train", "val", "test"))
@@ -246,12 +278,7 @@ def run_probe(embeddings: str | Path, targets: str | Path, splits: str | Path, t
                    "target": target, "x_mean": x_mean.astype(np.float32), "x_std": x_std.astype(np.float32),
                    "y_mean": y_mean, "y_std": y_std, "prior_logit_shift": prior_shift, "history": hist["epochs"]}
     log.info("%s / %s / seed %d: %s = %s %s", representation, target, seed, res.metric, res.value, res.reason)
-    write_result(res, hyperparameters, out_json)
-    Path(out_weights).parent.mkdir(parents=True, exist_ok=True)
-    # an untrainable target still gets a weights file (holding None) so the DAG is
-    # complete; the predictor reports such a target as unavailable
-    torch.save(weights, out_weights)
-    return res
+    return res, weights
 
 
 def _cannot_train(task: str, y: np.ndarray, sel: dict[str, np.ndarray]) -> str:

@@ -102,17 +102,3 @@ def benchmark_summary(benchmark_dir: str | Path, rules: Sequence[str], out_csv: 
     plt.close(fig)
     return per_rule
 
-
-def gather_report_figures(models_dir: str | Path, out_curves: str | Path,
-                          skip_prefixes: Sequence[str] = ()) -> None:
-    """Copy every model's training curve (``models/*/curve.png`` -> ``{model}.png``)
-    into one report folder; globbed because the set of CMR encoders follows from the
-    alignment variants. (Crop QC montages are flagged by the crop_qc rule itself.)"""
-    import shutil
-
-    Path(out_curves).mkdir(parents=True, exist_ok=True)
-    curves = [f for f in sorted(Path(models_dir).glob("*/curve.png"))
-              if not any(f.parent.name.startswith(p) for p in skip_prefixes)]
-    for f in curves:
-        shutil.copyfile(f, Path(out_curves) / f"{f.parent.name}.png")
-    log.info("report figures: %d training curves", len(curves))

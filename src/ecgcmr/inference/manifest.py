@@ -24,11 +24,23 @@ def _relative(path: str | Path, run_dir: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), run_dir.resolve())).as_posix()
 
 
-def write_manifest(out: str | Path, run_dir: str | Path, representation: str, encoder: str | Path,
+def run_dir_of(manifest: str | Path) -> Path:
+    """The run directory a manifest belongs to: predict looks for it at
+    ``run_dir / MANIFEST`` only, so the path must end that way."""
+    manifest = Path(manifest)
+    n = len(MANIFEST.parts)
+    if manifest.parts[-n:] != MANIFEST.parts:
+        raise ValueError(f"{manifest}: an inference manifest must be written to <run dir>/{MANIFEST.as_posix()}")
+    return manifest.parents[n - 1]
+
+
+def write_manifest(out: str | Path, representation: str, encoder: str | Path,
                    norm_stats: str | Path, ecg_params: dict, probe_weights: list[str | Path]) -> dict:
-    """Probe weight files are ``probes/{representation}/{target}/seed{seed}.pt``: the
-    target is read from the folder name."""
-    run_dir = Path(run_dir)
+    """Write ``out`` (``<run dir>/inference/manifest.json``), naming files relative to
+    the run directory. Probe weight files are
+    ``probes/{representation}/{target}/seed{seed}.pt``: the target is read from the
+    folder name."""
+    run_dir = run_dir_of(out)
     probes: dict[str, list[str]] = {}
     for w in sorted(probe_weights, key=str):
         probes.setdefault(Path(w).parent.name, []).append(_relative(w, run_dir))
