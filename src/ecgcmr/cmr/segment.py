@@ -25,7 +25,8 @@ from .. import exclusions
 from ..errors import InputError
 from ..ids import shard_of
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
-from .segmenter import load_segmenter, normalise, predict_labels, resolve_device
+from ..train.distributed import resolve_device
+from .segmenter import load_segmenter, normalise, predict_labels
 
 log = logging.getLogger(__name__)
 STAGE = "segment"

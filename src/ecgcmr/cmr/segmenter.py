@@ -20,7 +20,6 @@ It checkpoints every epoch and on SIGTERM/SIGUSR1 and resumes when rerun.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import signal
@@ -40,7 +39,8 @@ from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoise
                               RandScaleIntensityd, RandShiftIntensityd, ResizeWithPadOrCrop,
                               ScaleIntensityRangePercentiles, SpatialPad)
 
-from ..train.checkpoint import input_files_signature
+from ..train.checkpoint import digest, input_files_signature
+from ..train.distributed import resolve_device
 from ..train.schedule import warmup_cosine
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
 
@@ -75,10 +75,6 @@ def load_segmenter(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Modu
     model = build_unet(**blob["config"]).to(device)
     model.load_state_dict(blob["state_dict"])
     return model.eval(), dict(blob["config"])
-
-
-def resolve_device(device: str) -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 @torch.no_grad()
@@ -328,22 +324,17 @@ def train_segmenter(images: dict[str, str], labelled: dict, splits_path: str | N
              len(train_subj), len(x), len(val_subj), len(vx), device)
     # the patch travels with the weights: inference pads slices to it (predict_labels)
     arch = {**model, "intensity_percentiles": list(pct), "patch": int(train["patch"])}
-    signature = {"train_subjects": _digest([s[0] for s in train_subj]),
-                 "inputs": _digest(input_files_signature(
+    signature = {"train_subjects": digest([s[0] for s in train_subj]),
+                 "inputs": digest(input_files_signature(
                      splits_path, *(p for s in train_subj for p in s[1:])))}
     net = train_model(x, y, arch, train, seed, device, Path(out_model).with_name("checkpoint.pt"),
                       signature=signature)
     dice = evaluate_dice(net, vx, vy, vg, device, divisor=int(np.prod(model["strides"])))
     metrics = {"dice": dice, "n_train_subjects": len(train_subj), "n_val_subjects": len(val_subj),
                "n_train_slices": int(len(x)), "n_val_slices": int(len(vx)), "epochs": train["epochs"],
-               "device": device}
+               "device": str(device)}
     save_segmenter(net.cpu(), arch, out_model)
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("segmenter held-out Dice: %s", dice)
     return metrics
 
-
-def _digest(obj) -> str:
-    """A short hash of a JSON-able object: the input signature of thousands of UKB
-    files would otherwise be stored whole in every checkpoint."""
-    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

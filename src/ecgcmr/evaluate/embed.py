@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from ..train.distributed import resolve_device
+
 log = logging.getLogger(__name__)
 
 # Which subjects a representation is embedded for, and which split column its probes use.
@@ -24,12 +26,6 @@ SUBJECT_SETS = {
     "paired": "paired_split",   # Table 1: ECG-CMR pairs, split as in alignment
     "ecg": "pretrain",          # Table 2: every ECG subject, split as in MAE pretraining
 }
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def select_subjects(splits: pd.DataFrame, subjects: str) -> list[str]:

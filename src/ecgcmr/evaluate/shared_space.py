@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .embed import embed_eids, resolve_device
+from ..train.distributed import resolve_device
+from .embed import embed_eids
 from .plots import embedding_projection
 
 log = logging.getLogger(__name__)

@@ -3,6 +3,8 @@ resumed run continues the same random streams), seeding, and atomic file writes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -62,3 +64,9 @@ def input_files_signature(*paths: str) -> dict[str, list[int]]:
         st = Path(p).stat()
         out[str(p)] = [st.st_size, st.st_mtime_ns]
     return out
+
+
+def digest(obj) -> str:
+    """A short hash of a JSON-able object, for checkpoint signatures: the subject lists
+    and input signatures of a UKB-size cohort would otherwise be stored whole."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

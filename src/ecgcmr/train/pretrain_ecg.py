@@ -9,7 +9,6 @@ and ``figure2.png`` (original vs reconstructed 12 leads of one test subject).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.train import distributed as D
 from ecgcmr.train.figures import plot_reconstruction
-from ecgcmr.train.checkpoint import input_files_signature
+from ecgcmr.train.checkpoint import digest, input_files_signature
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
     model = EcgMAE.from_size(size, **model_cfg)
     log.info("ECG MAE %s: %.2f M encoder parameters; %d train / %d val / %d test ECGs",
              size, model.encoder_parameters() / 1e6, *(len(eids[k]) for k in ("train", "val", "test")))
-    signature = {"model": model.config, "data": _digest(eids["train"] + ["|"] + eids["val"]),
+    signature = {"model": model.config, "data": digest({"train": eids["train"], "val": eids["val"]}),
                  "inputs": input_files_signature(index_path, norm_stats_path, splits_path)}
     summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
                   mae_step, out, cfg, signature=signature)
@@ -119,8 +118,5 @@ def figure2(model: EcgMAE, cache: EcgCache, eid: str, path: str | Path, *, seed:
     plot_reconstruction(orig, recon, hidden.cpu().numpy().astype(bool), path,
                         title=f"{title}: subject {eid} (shaded: masked patches)")
 
-
-def _digest(items: list[str]) -> str:
-    return hashlib.sha1("\n".join(items).encode()).hexdigest()[:16]
 
 
