@@ -8,7 +8,7 @@ CORES ?= $(shell nproc)
 APT_PACKAGES := graphviz slurm-wlm munge chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages demo test test-fast report dag bench clean
+.PHONY: install system-packages slurm-cluster demo test test-fast report dag bench clean
 
 install: $(STAMP)
 
@@ -38,7 +38,15 @@ demo: install
 	$(BIN)/snakemake --profile profiles/local --cores 1 --report results/demo/report.html all
 	@echo "Demo done: results/demo/report.html"
 
-test: install
+# The one-node SLURM cluster the SLURM tests submit to, started once before pytest
+# (the tests call the same idempotent script and find it running). Only as root with
+# the packages; elsewhere those tests skip and say why.
+slurm-cluster: install
+	@if [ "$$(id -u)" = 0 ] && PATH=$$PATH:/usr/sbin command -v slurmctld >/dev/null; then \
+	  tests/slurm/start-local-slurm.sh; \
+	else echo "no local SLURM cluster (needs root and slurm-wlm): the SLURM tests will skip"; fi
+
+test: install slurm-cluster
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 --dist loadgroup tests
 
 test-fast: install

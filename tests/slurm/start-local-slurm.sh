@@ -30,9 +30,11 @@ for b in munged munge unmunge slurmctld slurmd sinfo scontrol sbatch squeue; do
   command -v "$b" >/dev/null || die "missing $b: install slurm-wlm and munge (make system-packages)"
 done
 
-# pytest-xdist workers may call this at the same moment: one at a time
+# pytest-xdist workers may call this at the same moment: one at a time. The daemons
+# below are started with fd 9 closed: munged would otherwise inherit the lock and hold
+# it for its whole life, so every later call would wait forever.
 exec 9>/run/ecgcmr-local-slurm.lock
-flock 9
+flock -w 120 9 || die "another start-local-slurm.sh held /run/ecgcmr-local-slurm.lock for 120 s"
 
 node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null | head -1; }
 usable() { case "$(node_state)" in idle*|mixed*|allocated*|completing*) return 0;; *) return 1;; esac; }
@@ -48,7 +50,7 @@ fi
 chown munge:munge /etc/munge/munge.key; chmod 0400 /etc/munge/munge.key
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   rm -f /run/munge/munged.pid
-  runuser -u munge -- /usr/sbin/munged --force
+  runuser -u munge -- /usr/sbin/munged --force 9>&-
   for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
   munge -n | unmunge >/dev/null || die "munged did not start (see /var/log/munge/munged.log)"
 fi
@@ -118,10 +120,10 @@ if [ "$changed" = 0 ] && scontrol ping 2>/dev/null | grep -q UP && usable; then
   exit 0
 fi
 running() { [ -s "/run/$1.pid" ] && kill -0 "$(cat "/run/$1.pid")" 2>/dev/null; }
-running slurmctld || slurmctld
+running slurmctld || slurmctld 9>&-
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.2; done
 scontrol ping 2>/dev/null | grep -q UP || { tail -20 "$LOG_DIR/slurmctld.log" >&2; die "slurmctld did not come up"; }
-running slurmd || slurmd
+running slurmd || slurmd 9>&-
 for _ in $(seq 100); do usable && break; sleep 0.2; done
 # A node left DOWN/DRAINED by an earlier unclean stop comes back with `resume`.
 if ! usable; then
