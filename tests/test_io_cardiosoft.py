@@ -118,6 +118,7 @@ def _lead(text, name, fn):
 BAD = {
     "truncated_xml": lambda t: t[: len(t) // 2],
     "truncated_in_strip": lambda t: t[: t.index("<StripData>") + 5000],
+    "truncated_after_strip": lambda t: t[: t.index("</StripData>") + len("</StripData>")],
     "not_xml": lambda t: "this is, not, xml\n" * 20,
     "wrong_root": lambda t: t.replace("CardiologyXML>", "RestingECG>"),
     "missing_strip_data": lambda t: re.sub(r"<StripData>.*</StripData>", "", t, flags=re.S),
@@ -131,7 +132,8 @@ BAD = {
     "rate_without_samples": lambda t: t.replace('<SampleRate units="Hz">500</SampleRate>\r\n\t\t<ChannelSampleCountTotal>5000',
                                                 '<SampleRate units="Hz">1000</SampleRate>\r\n\t\t<ChannelSampleCountTotal>5000'),
 }
-EXPECTED = {"truncated_xml": "truncated_xml", "truncated_in_strip": "truncated_xml", "not_xml": "not_xml",
+EXPECTED = {"truncated_xml": "truncated_xml", "truncated_in_strip": "truncated_xml",
+            "truncated_after_strip": "truncated_xml", "not_xml": "not_xml",
             "wrong_root": "not_cardiosoft", "missing_strip_data": "missing_strip_data",
             "missing_lead": "missing_lead", "wrong_sample_count": "wrong_sample_count",
             "non_numeric": "non_numeric_samples", "nan": "nan_samples", "flat_lead": "flat_lead",
@@ -145,6 +147,25 @@ def test_each_bad_input_has_its_reason(kind, synth_xml, tmp_path):
         read_cardiosoft_xml(path)
     assert e.value.reason == EXPECTED[kind], str(e.value)
     assert e.value.path == str(path)
+
+
+@pytest.mark.parametrize("chunk", [997, 4096, 1 << 20])
+def test_partial_read_gives_the_whole_file_parse(chunk, synth_xml, tmp_path, monkeypatch):
+    """The reader stops at </StripData> wherever the read chunks split it, and a file
+    that ends right after the root's end tag (a tail shorter than its window) passes."""
+    import ecgcmr.io.cardiosoft as cs
+
+    text = synth_xml.read_bytes().decode("latin-1")
+    short = text[: text.index("</StripData>") + len("</StripData>")] + "\r\n</CardiologyXML>\r\n"
+    short_path = tmp_path / "short_20205_2_0.xml"
+    short_path.write_bytes(short.encode("latin-1"))
+    whole = DET.fromstring(synth_xml.read_bytes())
+    leads = {w.get("lead"): w.text for w in whole.find("StripData").iter("WaveformData")}
+    expected = parse_counts([leads[n] for n in STANDARD_LEADS])[0].reshape(12, -1) * 0.005
+    monkeypatch.setattr(cs, "_CHUNK", chunk)
+    for path in (synth_xml, short_path):
+        rec = read_cardiosoft_xml(path)
+        np.testing.assert_allclose(rec.signal, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_empty_and_missing_files(tmp_path):
