@@ -59,6 +59,23 @@ def test_outcome_auroc_and_balanced_training(cohort, tmp_path):
     assert p.shape == (3,) and ((p >= 0) & (p <= 1)).all()
 
 
+def test_outcome_left_missing_by_the_window_is_left_out(cohort, tmp_path):
+    """An incident window leaves prevalent cases NA (nullable Int8): those subjects are
+    neither positives nor negatives of the probe."""
+    import pandas as pd
+
+    targets = pd.read_parquet(cohort["targets"])
+    hf = targets["HF"].astype("Int8")
+    hf[hf.index[:30]] = pd.NA
+    path = tmp_path / "windowed_targets.parquet"
+    targets.assign(HF=hf).to_parquet(path, index=False)
+    full, _ = _run(cohort, tmp_path, "signal", "HF")
+    out = tmp_path / "windowed.json"
+    res = run_probe(cohort["signal"], path, cohort["splits"], "HF", 0, "signal", "paired_split",
+                    FAST_PROBE, out, out.with_suffix(".pt"), ecg_index=cohort["ecg_index"])
+    assert res.n_val + res.n_test < full.n_val + full.n_test and np.isfinite(res.value)
+
+
 def test_ecg_derived_target_from_ecg_index(cohort, tmp_path):
     res, _ = _run(cohort, tmp_path, "signal", "qrs_duration")
     assert res.metric == "r2" and res.value > 0.7

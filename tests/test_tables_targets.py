@@ -9,6 +9,7 @@ from ecgcmr.errors import InputError
 from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 from ecgcmr.synth.physiology import sample_cohort
 from ecgcmr.synth.tables import diagnoses_table, main_table
+from ecgcmr.outcomes import OutcomeWindow
 from ecgcmr.targets import build_targets, outcome_labels
 
 
@@ -71,3 +72,70 @@ def test_outcome_prefixes_match_dotted_and_undotted_codes():
     labels = outcome_labels(diag, pd.Series(["1", "2", "3", "4"]), outcomes).set_index("eid")
     assert labels.loc["1", "AF"] == 1 and labels.loc["2", "MI"] == 1 and labels.loc["2", "CAD"] == 1
     assert labels.loc[["3", "4"], list(OUTCOMES)].sum().sum() == 0
+
+
+def _by_hand(diag: pd.DataFrame, visit: pd.Series, prefixes: list[str], mode: str, horizon_days=None):
+    """The window rules written out per subject, the slow obvious way."""
+    out = {}
+    for eid, at in visit.items():
+        rows = diag[(diag.eid == eid) & diag.icd10.str.startswith(tuple(prefixes))]
+        dates = [pd.Timestamp(d) if d else None for d in rows.date]
+        before = any(d is not None and d <= at for d in dates)
+        undated = any(d is None for d in dates)
+        after = any(d is not None and d > at and (horizon_days is None or (d - at).days <= horizon_days)
+                    for d in dates)
+        if mode == "prevalent":
+            out[eid] = 1 if before else (None if undated else 0)
+        else:
+            out[eid] = None if (before or undated) else (1 if after else 0)
+    return out
+
+
+@pytest.mark.parametrize("mode,horizon", [("prevalent", None), ("incident", None), ("incident", 5)])
+def test_outcome_window_labels_follow_the_visit_date(cohort, cfg, tmp_path, mode, horizon):
+    _, main, diag = cohort
+    d = pd.read_csv(diag, dtype=str, keep_default_na=False)
+    d.loc[d.index[::17], "date"] = ""                       # some diagnoses carry no date
+    d.to_csv(diag, index=False)
+    m = pd.read_csv(main, dtype={"eid": str})
+    m.loc[m.index[:3], "53-2.0"] = ""                       # three subjects without a visit date
+    m.to_csv(main, index=False)
+    window = OutcomeWindow(mode=mode, horizon_years=horizon)
+    targets, rows = build_targets(main, diag, cfg["phenotype_fields"], cfg["demographic_fields"],
+                                  cfg["outcomes"], window=window)
+    assert {r.eid for r in rows if r.reason == "missing_visit_date"} == set(m.eid[:3])
+    targets = targets.set_index("eid")
+    assert targets.loc[m.eid[:3], list(OUTCOMES)].isna().all().all()
+    assert targets["LVEF"].notna().sum() > 0                  # phenotypes are kept
+    visit = pd.to_datetime(m.set_index("eid")["53-2.0"].iloc[3:])
+    for o in OUTCOMES:
+        expected = _by_hand(d, visit, cfg["outcomes"][o], mode, None if horizon is None else horizon * 365.25)
+        got = targets.loc[list(expected), o]
+        want = pd.array([expected[e] for e in expected], dtype="Int8")
+        assert got.isna().tolist() == list(pd.isna(want)), o
+        assert (got.dropna().to_numpy() == want[~pd.isna(want)].to_numpy()).all(), o
+        # the window matters here: the synthetic dates fall on both sides of the visits
+        if mode == "prevalent":
+            assert 0 < got.sum() < targets[o].notna().sum()
+
+
+def test_any_window_ignores_dates(cohort, cfg):
+    _, main, diag = cohort
+    plain, _ = build_targets(main, diag, cfg["phenotype_fields"], cfg["demographic_fields"], cfg["outcomes"])
+    windowed, _ = build_targets(main, diag, cfg["phenotype_fields"], cfg["demographic_fields"], cfg["outcomes"],
+                                window=OutcomeWindow("any"))
+    pd.testing.assert_frame_equal(plain, windowed)
+    assert not plain[list(OUTCOMES)].isna().any().any()
+
+
+def test_a_window_needs_diagnosis_dates(cohort, cfg, tmp_path):
+    _, main, diag = cohort
+    undated = tmp_path / "undated.csv"
+    pd.read_csv(diag, dtype=str).drop(columns="date").to_csv(undated, index=False)
+    with pytest.raises(InputError, match=r"undated\.csv: missing_columns \(date"):
+        build_targets(main, undated, cfg["phenotype_fields"], cfg["demographic_fields"], cfg["outcomes"],
+                      window=OutcomeWindow("incident"))
+    with pytest.raises(ValueError, match="horizon_years"):
+        OutcomeWindow("prevalent", horizon_years=5)
+    with pytest.raises(ValueError, match="mode"):
+        OutcomeWindow("lifetime")

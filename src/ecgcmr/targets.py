@@ -1,8 +1,10 @@
 """``ingest_tables``: phenotype and diagnosis tables -> one targets table.
 
-Output columns: eid, the 12 phenotypes (NaN where missing), the 6 outcomes (int8),
-age, sex. Subjects are those of the main table; a duplicated eid or a subject with no
-age/sex is excluded and listed.
+Output columns: eid, the 12 phenotypes (NaN where missing), the 6 outcomes (Int8, NA
+where the outcome window cannot label the subject: ``ecgcmr.outcomes``), age, sex.
+Subjects are those of the main table; a duplicated eid or a subject with no age/sex is
+excluded and listed, and so is, from the outcomes only, a subject without a visit date
+when the outcome window needs one.
 """
 
 from __future__ import annotations
@@ -16,26 +18,18 @@ import pandas as pd
 
 from . import exclusions as excl
 from .errors import InputError
-from .io.ukb_tables import field_column, read_diagnoses, read_fields
+from .io.ukb_tables import field_column, read_date_field, read_diagnoses, read_fields
+from .outcomes import OutcomeWindow, outcome_labels
 from .phenotypes import OUTCOMES, PHENOTYPES
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_tables"
 
 
-def outcome_labels(diagnoses: pd.DataFrame, eids: pd.Series, outcomes: dict[str, list[str]]) -> pd.DataFrame:
-    """1 where the subject has any code starting with one of the outcome's prefixes."""
-    labels = pd.DataFrame({"eid": eids.astype(str)})
-    for name in OUTCOMES:
-        prefixes = tuple(p.upper().replace(".", "") for p in outcomes[name])
-        hit = diagnoses.loc[diagnoses["icd10"].str.startswith(prefixes), "eid"].unique()
-        labels[name] = labels["eid"].isin(hit).astype(np.int8)
-    return labels
-
-
 def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype_fields: dict[str, int],
                   demographic_fields: dict[str, int], outcomes: dict[str, list[str]],
-                  instance: int = 2) -> tuple[pd.DataFrame, list[excl.Exclusion]]:
+                  instance: int = 2, window: OutcomeWindow = OutcomeWindow(),
+                  ) -> tuple[pd.DataFrame, list[excl.Exclusion]]:
     missing = [p for p in PHENOTYPES if p not in phenotype_fields]
     if missing:
         raise ValueError(f"phenotype_fields lacks {missing}")
@@ -55,7 +49,20 @@ def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype
         rows.append(excl.Exclusion(eid, STAGE, "missing_age_or_sex", "", str(main_table)))
     table = table[~no_demo].reset_index(drop=True)
 
-    labels = outcome_labels(read_diagnoses(diagnoses_table), table["eid"], outcomes)
+    diagnoses = read_diagnoses(diagnoses_table)
+    visits = None
+    if window.windowed:
+        if "date" not in diagnoses.columns:
+            raise InputError(diagnoses_table, "missing_columns",
+                             f"date (outcome_window.mode={window.mode} places diagnoses in time)")
+        visit_column = field_column(window.visit_date_field, instance)
+        visits = read_date_field(main_table, visit_column)
+        visits = visits[~visits.index.duplicated(keep="first")]
+        for eid in table.loc[visits.reindex(table["eid"]).isna().to_numpy(), "eid"]:
+            rows.append(excl.Exclusion(eid, STAGE, "missing_visit_date",
+                                       f"no {visit_column}: outcome labels left missing "
+                                       f"(outcome_window.mode={window.mode}); phenotypes kept", str(main_table)))
+    labels = outcome_labels(diagnoses, table["eid"], outcomes, window, visits)
     targets = table.merge(labels, on="eid", how="left")
     targets["sex"] = targets["sex"].astype(np.int8)
     targets = targets[["eid", *PHENOTYPES, *OUTCOMES, "age", "sex"]]
@@ -63,14 +70,16 @@ def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype
 
 
 def ingest_tables(main_table, diagnoses_table, out_targets, out_exclusions, phenotype_fields,
-                  demographic_fields, outcomes, instance=2) -> pd.DataFrame:
+                  demographic_fields, outcomes, instance=2, outcome_window: dict | None = None) -> pd.DataFrame:
+    window = OutcomeWindow.from_config(outcome_window)
     targets, rows = build_targets(main_table, diagnoses_table, phenotype_fields, demographic_fields,
-                                  outcomes, instance)
+                                  outcomes, instance, window)
     Path(out_targets).parent.mkdir(parents=True, exist_ok=True)
     targets.to_parquet(out_targets, index=False)
     excl.write(rows, out_exclusions)
-    prevalence = ", ".join(f"{o} {targets[o].mean():.1%}" for o in OUTCOMES)
-    log.info("targets: %d subjects, %d excluded; prevalence %s", len(targets), len(rows), prevalence)
+    prevalence = ", ".join(f"{o} {targets[o].mean():.1%} (n={targets[o].notna().sum()})" for o in OUTCOMES)
+    log.info("targets: %d subjects, %d excluded; outcomes (%s window): %s", len(targets), len(rows),
+             window.mode, prevalence)
     return targets
 
 
@@ -88,7 +97,8 @@ def cli(args) -> int:
     cfg = yaml.safe_load(Path(args.config).read_text())
     try:
         ingest_tables(args.main_table, args.diagnoses, args.out, args.exclusions, cfg["phenotype_fields"],
-                      cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2))
+                      cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2),
+                      cfg.get("outcome_window"))
     except InputError as e:
         log.error("%s", e)
         return 2

@@ -123,6 +123,7 @@ rule ingest_tables:
         demographic_fields=cfg("demographic_fields"),
         outcomes=cfg("outcomes"),
         instance=cfg("cohort", "instance"),
+        outcome_window=config.get("outcome_window", {}),
     resources:
         mem_mb=8000,
         runtime=30,

@@ -37,8 +37,21 @@ def read_fields(path: str | Path, columns: dict[str, str]) -> pd.DataFrame:
     return df[["eid", *columns]]
 
 
+def read_date_field(path: str | Path, column: str) -> pd.Series:
+    """One date column of the main table (e.g. ``53-2.0``, the visit date) by eid;
+    an empty or unparsable entry is NaT."""
+    path = Path(path)
+    header = pd.read_csv(path, nrows=0).columns
+    if column not in header:
+        raise InputError(path, "missing_columns", column)
+    df = pd.read_csv(path, usecols=["eid", column], dtype=str, keep_default_na=False)
+    dates = pd.to_datetime(df[column].str.strip(), errors="coerce", format="ISO8601")
+    return pd.Series(dates.to_numpy(), index=df["eid"].str.strip(), name="visit_date")
+
+
 def read_diagnoses(path: str | Path) -> pd.DataFrame:
-    """Long-form diagnoses ``eid, icd10[, date]``; codes upper-cased, dots removed."""
+    """Long-form diagnoses ``eid, icd10[, date]``; codes upper-cased, dots removed,
+    dates parsed (ISO 8601; empty or unparsable = NaT)."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "missing_table", "file not found")
@@ -49,5 +62,5 @@ def read_diagnoses(path: str | Path) -> pd.DataFrame:
     out = pd.DataFrame({"eid": df["eid"].str.strip(),
                         "icd10": df[code_col].str.upper().str.replace(".", "", regex=False).str.strip()})
     if "date" in df.columns:
-        out["date"] = df["date"]
+        out["date"] = pd.to_datetime(df["date"].str.strip(), errors="coerce", format="ISO8601")
     return out[out["icd10"] != ""]

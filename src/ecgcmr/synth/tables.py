@@ -1,7 +1,8 @@
 """UK Biobank-style tables for the synthetic cohort.
 
 - the main dataset as ukbconv writes it: ``eid`` plus ``<field>-<instance>.<array>``
-  columns (phenotypes only for imaged subjects, a share of values left empty);
+  columns (phenotypes only for imaged subjects, a share of values left empty; the visit
+  date, field 53, in 2014-2020 as the imaging visits were);
 - hospital diagnoses in long form ``eid, icd10, date`` (codes without the dot, as UKB's
   HES tables write them).
 """
@@ -15,6 +16,7 @@ from ..phenotypes import OUTCOMES, PHENOTYPES
 
 # Common non-cardiac (or non-target) codes, so the table is not all outcome codes.
 BACKGROUND_CODES = ["I10", "E119", "E785", "J459", "K219", "M179", "N390", "Z864"]
+VISIT_DATE_FIELD = 53   # UKB "Date of attending assessment centre"
 
 
 def main_table(latents: pd.DataFrame, phenotype_fields: dict[str, int], demographic_fields: dict[str, int],
@@ -23,6 +25,9 @@ def main_table(latents: pd.DataFrame, phenotype_fields: dict[str, int], demograp
     out = pd.DataFrame({"eid": latents["eid"].astype(str)})
     out[f"{demographic_fields['sex']}-0.0"] = latents["sex"].astype(int)
     out[f"{demographic_fields['age']}-{instance}.0"] = latents["age"].round().astype(int)
+    visit_rng = np.random.default_rng([seed, 21])   # its own stream: the other columns stay as they were
+    visit = np.datetime64("2014-06-01") + visit_rng.integers(0, 6 * 365, len(latents))
+    out[f"{VISIT_DATE_FIELD}-{instance}.0"] = pd.to_datetime(visit).strftime("%Y-%m-%d")
     imaged = latents["has_cmr"].to_numpy(bool)
     for name in PHENOTYPES:
         values = latents[name].round(2).to_numpy(float).copy()
