@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# CI clones the repo with shared/ beside it; a developer checkout has ../shared too.
-SHARED_DATA = REPO.parent / "shared" / "data"
+from shared_data import REPO, SHARED_DATA, require
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +16,4 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real public test files not found at {SHARED_DATA} (shared/ must sit beside the repo)")
-    return SHARED_DATA
+    return require(SHARED_DATA)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared_data import SHARED_DATA
+
 from ecgcmr.ids import bulk_name
 from ecgcmr.synth.ecg import write_subject_ecg
 from ecgcmr.synth.physiology import sample_cohort
 
-REAL_XML = Path("/work/shared/data/cardiosoft_xml/ukbb_scrubbed.xml")
-MUSE_XML = Path("/work/shared/data/other_vendor_xml/muse_ecg_deidentified_1.xml")
-WFDB_DIR = Path("/work/shared/data/wfdb")
-PTBXL_DIR = Path("/work/shared/data/wfdb_ptbxl")
+REAL_XML = SHARED_DATA / "cardiosoft_xml" / "ukbb_scrubbed.xml"
+MUSE_XML = SHARED_DATA / "other_vendor_xml" / "muse_ecg_deidentified_1.xml"
+WFDB_DIR = SHARED_DATA / "wfdb"
+PTBXL_DIR = SHARED_DATA / "wfdb_ptbxl"
 
 # config['synth']['ecg'] of the demo, fixed here so tests do not move with config edits
 SYNTH_ECG = {"sample_rate": 500, "duration_s": 10, "resolution_uv": 5, "mains_hz": 50, "noise_uv": 15,

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from shared_data import SHARED_DATA, require
 
 from ecgcmr.evaluate.embed import embed_cohort, read_embeddings, select_subjects, write_embeddings
 from ecgcmr.models import load_ecg_encoder, save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 
-PTBXL = sorted((Path("/work/shared/data/wfdb_ptbxl")).glob("*.hea"))
+PTBXL = sorted((SHARED_DATA / "wfdb_ptbxl").glob("*.hea"))
 
 
 def test_embeddings_roundtrip(tmp_path):
@@ -31,11 +32,12 @@ def test_select_subjects():
     assert select_subjects(splits, "ecg") == ["1", "2", "3"]
 
 
-@pytest.mark.skipif(len(PTBXL) < 3, reason="shared PTB-XL records absent")
 def test_embed_cohort_from_cache(tmp_path):
     from ecgcmr.ecg.cache import gather_ecg_index
     from ecgcmr.ecg.ingest import ingest_wfdb
 
+    require(SHARED_DATA / "wfdb_ptbxl")
+    assert len(PTBXL) >= 3, "the test needs three PTB-XL records in shared/data/wfdb_ptbxl"
     torch.set_num_threads(1)
     params = {"sample_rate": 500, "n_samples": 5000, "notch_hz": 50, "cache_dtype": "float16"}
     shard = tmp_path / "ecg" / "shards" / "shard_0.parquet"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest_evaluate import FAST_PROBE, planted_cohort
+from shared_data import SHARED_DATA
 from ecgcmr.cli import main
 from ecgcmr.evaluate.probe import run_probes
 from ecgcmr.inference.manifest import write_manifest
@@ -18,7 +19,7 @@ from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 PTBXL = sorted(str(p.with_suffix("")) for p in (DATA / "wfdb_ptbxl").glob("*.hea"))
 CARDIOSOFT = DATA / "cardiosoft_xml" / "ukbb_scrubbed.xml"
 ECG_PARAMS = {"sample_rate": 500, "n_samples": 5000, "highpass_hz": 0.5, "highpass_order": 4, "notch_hz": 50,
