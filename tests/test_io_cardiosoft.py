@@ -204,7 +204,8 @@ def test_parse_counts_fast_and_exact_paths():
     values, per = parse_counts([" 1,-2,\r\n\t\t30", "-400,5,"])
     assert values.tolist() == [1, -2, 30, -400, 5] and per == [3, 2]
     assert parse_counts(["1.5,2"])[0].tolist() == [1.5, 2.0]
-    for bad in ["1,,2", "1,-,2", "1-2", "1,a", "1, ,2", "1,+,2", "1,- ,2"]:   # numpy alone reads some as 0
+    assert parse_counts(["3,-0,-7"])[0].tolist() == [3, 0, -7]          # "-0" takes the exact path
+    for bad in ["1,,2", "1,-,2", "1-2", "1,a", "1, ,2", "1,+,2", "1,- ,2", "-", "4,-"]:   # numpy alone reads some as 0
         with pytest.raises(ValueError, match="not a number"):
             parse_counts([bad])
     with pytest.raises(ValueError, match="nan"):
