@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 
 # System tools the tests and the report use: graphviz (--dag), slurm+munge (the real
 # SLURM test), chromium (opening the HTML report). Installed only where we are root;
-# elsewhere the tests that need them skip and say why.
+# elsewhere the tests that need them skip and say why. (Not `dpkg -s`: it also succeeds
+# for a removed package whose config files remain.)
 system-packages:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "system packages present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing:$$missing"; \
