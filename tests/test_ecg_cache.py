@@ -155,3 +155,47 @@ def test_cli_ingests_a_folder(cohort, tmp_path):
     assert ecgcmr_main(["ingest-ecg", "--input", str(folder), "--out", str(out),
                         "--config", str(tmp_path / "absent.yaml")]) == 0
     assert pq.read_table(out).num_rows + len(exclusions.read(tmp_path / "cli.exclusions.csv")) == 2
+
+
+def _get_in_child(index_path, norm_path, eids, cache_dir, start, queue):
+    import os
+
+    os.environ["ECGCMR_ECG_CACHE_DIR"] = str(cache_dir)
+    start.wait()   # both processes decode at the same moment
+    queue.put(EcgCache(index_path, norm_path).get(eids))
+
+
+def test_shared_memory_mapped_signals_equal_the_in_memory_cache(cohort, indexed, tmp_path, monkeypatch):
+    """Two real processes race to build the node's mapped shard files: both read the
+    same values as the in-memory cache, and each shard is written once."""
+    import multiprocessing as mp
+
+    root = cohort["root"]
+    args = (root / "index.parquet", root / "norm_stats.json")
+    in_memory = EcgCache(*args)
+    eids = list(reversed(in_memory.eids))
+    expected = in_memory.get(eids)
+
+    ctx = mp.get_context("spawn")
+    start, queue = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_get_in_child, args=(*args, eids, tmp_path / "node", start, queue))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for got in results:
+        np.testing.assert_array_equal(got, expected)
+    files = sorted((tmp_path / "node").glob("ecg-signals-*.npy"))
+    assert len(files) == len(cohort["shards"])
+    assert not list((tmp_path / "node").glob("*.tmp"))
+
+    monkeypatch.setenv("ECGCMR_ECG_CACHE_DIR", str(tmp_path / "node"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    mapped = EcgCache(*args)
+    np.testing.assert_array_equal(mapped.get(eids), expected)
+    assert isinstance(mapped._signals(0), np.memmap)            # mapped, not read into memory
+    assert [f.stat().st_mtime_ns for f in files] == stamps       # reused, not rewritten

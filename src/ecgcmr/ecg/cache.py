@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
 from .record import MEASUREMENTS, STANDARD_LEADS
+from .shared_signals import cache_dir, mapped_signals
 
 log = logging.getLogger(__name__)
 INDEX_STAGE = "ecg_index"
@@ -140,7 +141,9 @@ class EcgCache:
 
     A shard's signal column is decoded once, on first use, and kept (in its stored
     dtype, float16 = 120 kB a record); ``get`` gathers rows with numpy fancy indexing
-    and normalises in place, so a batch costs two passes over its own memory.
+    and normalises in place, so a batch costs two passes over its own memory. With
+    ``ECGCMR_ECG_CACHE_DIR`` set, the decoded shard is a memory-mapped file shared by
+    all processes of the node instead (``ecgcmr.ecg.shared_signals``).
     """
 
     def __init__(self, index_path: str | Path, norm_stats_path: str | Path | None = None):
@@ -154,6 +157,7 @@ class EcgCache:
         self._code = self.index["path"].astype(str).map(code).to_numpy(np.int64)
         self._row = self.index["row"].to_numpy(np.int64)
         self._shards: dict[int, np.ndarray] = {}
+        self._mmap_dir = cache_dir()
         self.mean = self.scale = None
         if norm_stats_path is not None:
             stats = json.loads(Path(norm_stats_path).read_text())
@@ -165,8 +169,12 @@ class EcgCache:
 
     def _signals(self, code: int) -> np.ndarray:
         if code not in self._shards:
-            table = pq.read_table(self._paths[code], columns=["signal"])
-            self._shards[code] = decode_signals(table.column("signal"))
+            path = self._paths[code]
+
+            def decode() -> np.ndarray:
+                return decode_signals(pq.read_table(path, columns=["signal"]).column("signal"))
+
+            self._shards[code] = decode() if self._mmap_dir is None else mapped_signals(path, self._mmap_dir, decode)
         return self._shards[code]
 
     def get(self, eids: list[str]) -> np.ndarray:
