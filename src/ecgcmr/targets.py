@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import exclusions as excl
 from .errors import InputError
-from .io.ukb_tables import field_column, read_date_field, read_diagnoses, read_fields
+from .io.ukb_tables import field_column, read_diagnoses, read_fields
 from .outcomes import OutcomeWindow, outcome_labels
 from .phenotypes import OUTCOMES, PHENOTYPES
 
@@ -36,7 +36,9 @@ def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype
     columns = {name: field_column(phenotype_fields[name], instance) for name in PHENOTYPES}
     columns["age"] = field_column(demographic_fields["age"], instance)
     columns["sex"] = field_column(demographic_fields["sex"], 0)
-    table = read_fields(main_table, columns)
+    if window.windowed:
+        columns["visit_date"] = field_column(window.visit_date_field, instance)
+    table = read_fields(main_table, columns, dates=("visit_date",) if window.windowed else ())
 
     rows: list[excl.Exclusion] = []
     dup = table["eid"].duplicated(keep="first")
@@ -55,12 +57,10 @@ def build_targets(main_table: str | Path, diagnoses_table: str | Path, phenotype
         if "date" not in diagnoses.columns:
             raise InputError(diagnoses_table, "missing_columns",
                              f"date (outcome_window.mode={window.mode} places diagnoses in time)")
-        visit_column = field_column(window.visit_date_field, instance)
-        visits = read_date_field(main_table, visit_column)
-        visits = visits[~visits.index.duplicated(keep="first")]
-        for eid in table.loc[visits.reindex(table["eid"]).isna().to_numpy(), "eid"]:
+        visits = table.set_index("eid")["visit_date"]
+        for eid in table.loc[table["visit_date"].isna(), "eid"]:
             rows.append(excl.Exclusion(eid, STAGE, "missing_visit_date",
-                                       f"no {visit_column}: outcome labels left missing "
+                                       f"no {columns['visit_date']}: outcome labels left missing "
                                        f"(outcome_window.mode={window.mode}); phenotypes kept", str(main_table)))
     labels = outcome_labels(diagnoses, table["eid"], outcomes, window, visits)
     targets = table.merge(labels, on="eid", how="left")

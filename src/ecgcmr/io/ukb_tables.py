@@ -17,11 +17,13 @@ def field_column(field: int, instance: int, array: int = 0) -> str:
     return f"{field}-{instance}.{array}"
 
 
-def read_fields(path: str | Path, columns: dict[str, str]) -> pd.DataFrame:
-    """Read ``eid`` + ``columns`` (new name -> UKB column) from a CSV; eid as string.
+def read_fields(path: str | Path, columns: dict[str, str], dates: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read ``eid`` + ``columns`` (new name -> UKB column) from a CSV; eid as string,
+    the names in ``dates`` as dates, the others as numbers.
 
     A missing column is an error naming the file and the columns, since a wrong field
-    id in config would otherwise silently give an all-missing target."""
+    id in config would otherwise silently give an all-missing target. The main table
+    can be gigabytes, so every field a stage needs is read in this one pass."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "missing_table", "file not found")
@@ -30,23 +32,17 @@ def read_fields(path: str | Path, columns: dict[str, str]) -> pd.DataFrame:
     absent = [c for c in wanted if c not in header]
     if absent:
         raise InputError(path, "missing_columns", ", ".join(absent))
-    df = pd.read_csv(path, usecols=wanted, dtype={"eid": str})
+    df = pd.read_csv(path, usecols=wanted, dtype={"eid": str, **{columns[n]: str for n in dates}})
     df = df.rename(columns={v: k for k, v in columns.items()})
     for name in columns:
-        df[name] = pd.to_numeric(df[name], errors="coerce")  # UKB codes text as missing
+        # UKB codes text as missing
+        df[name] = parse_dates(df[name]) if name in dates else pd.to_numeric(df[name], errors="coerce")
     return df[["eid", *columns]]
 
 
-def read_date_field(path: str | Path, column: str) -> pd.Series:
-    """One date column of the main table (e.g. ``53-2.0``, the visit date) by eid;
-    an empty or unparsable entry is NaT."""
-    path = Path(path)
-    header = pd.read_csv(path, nrows=0).columns
-    if column not in header:
-        raise InputError(path, "missing_columns", column)
-    df = pd.read_csv(path, usecols=["eid", column], dtype=str, keep_default_na=False)
-    dates = pd.to_datetime(df[column].str.strip(), errors="coerce", format="ISO8601")
-    return pd.Series(dates.to_numpy(), index=df["eid"].str.strip(), name="visit_date")
+def parse_dates(values: pd.Series) -> pd.Series:
+    """ISO 8601 dates (UK Biobank's format); empty or unparsable = NaT."""
+    return pd.to_datetime(values.astype("string").str.strip(), errors="coerce", format="ISO8601")
 
 
 def read_diagnoses(path: str | Path) -> pd.DataFrame:
@@ -62,5 +58,5 @@ def read_diagnoses(path: str | Path) -> pd.DataFrame:
     out = pd.DataFrame({"eid": df["eid"].str.strip(),
                         "icd10": df[code_col].str.upper().str.replace(".", "", regex=False).str.strip()})
     if "date" in df.columns:
-        out["date"] = pd.to_datetime(df["date"].str.strip(), errors="coerce", format="ISO8601")
+        out["date"] = parse_dates(df["date"])
     return out[out["icd10"] != ""]
