@@ -62,20 +62,21 @@ def outcome_labels(diagnoses: pd.DataFrame, eids: pd.Series, outcomes: dict[str,
         if "date" not in diagnoses.columns or visit_dates is None:
             raise ValueError(f"outcome_window.mode={window.mode} needs diagnosis dates and visit dates")
         visit = visit_dates.reindex(labels["eid"]).to_numpy("datetime64[ns]")
+        pos = pd.Series(np.arange(len(labels)), index=labels["eid"].to_numpy())   # eid -> row
     for name in OUTCOMES:
         prefixes = tuple(p.upper().replace(".", "") for p in outcomes[name])
         hits = diagnoses.loc[diagnoses["icd10"].str.startswith(prefixes)]
         if not window.windowed:
             values = labels["eid"].isin(set(hits["eid"])).to_numpy(np.float64)
         else:
-            values = _windowed(hits, labels["eid"], visit, window)
+            values = _windowed(hits, pos, visit, window)
         labels[name] = pd.array(np.where(np.isnan(values), None, values), dtype="Int8")
     return labels
 
 
-def _windowed(hits: pd.DataFrame, eids: pd.Series, visit: np.ndarray, window: OutcomeWindow) -> np.ndarray:
-    """float labels (NaN = missing) of one outcome for ``eids`` (visit dates aligned)."""
-    pos = pd.Series(np.arange(len(eids)), index=eids.to_numpy())
+def _windowed(hits: pd.DataFrame, pos: pd.Series, visit: np.ndarray, window: OutcomeWindow) -> np.ndarray:
+    """float labels (NaN = missing) of one outcome for the subjects of ``pos`` (eid ->
+    row; ``visit`` aligned with the rows)."""
     hits = hits[hits["eid"].isin(pos.index)]
     row = pos.loc[hits["eid"]].to_numpy()
     date = hits["date"].to_numpy("datetime64[ns]")
@@ -89,12 +90,12 @@ def _windowed(hits: pd.DataFrame, eids: pd.Series, visit: np.ndarray, window: Ou
     undated = ~dated & ~np.isnat(at)
 
     def any_of(mask):
-        out = np.zeros(len(eids), bool)
+        out = np.zeros(len(pos), bool)
         out[row[mask]] = True
         return out
 
     has_before, has_after, has_undated = any_of(before), any_of(after), any_of(undated)
-    values = np.zeros(len(eids))
+    values = np.zeros(len(pos))
     if window.mode == "prevalent":
         values[has_undated] = np.nan
         values[has_before] = 1.0
