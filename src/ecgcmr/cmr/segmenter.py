@@ -39,7 +39,7 @@ from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoise
                               RandScaleIntensityd, RandShiftIntensityd, ResizeWithPadOrCrop,
                               ScaleIntensityRangePercentiles, SpatialPad)
 
-from ..train.checkpoint import digest, input_files_signature
+from ..train.checkpoint import atomic_save, digest, input_files_signature
 from ..train.distributed import resolve_device
 from ..train.schedule import warmup_cosine
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
@@ -261,12 +261,10 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
 
 
 def _save_checkpoint(path, key: dict, model, opt, sched, generator, epoch: int) -> None:
-    tmp = Path(f"{path}.tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                "scheduler": sched.state_dict(),
-                "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}, tmp)
-    tmp.replace(path)  # atomic: a kill mid-write never leaves a corrupt checkpoint
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                 "scheduler": sched.state_dict(),
+                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}, Path(path))
 
 
 def evaluate_dice(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, groups: np.ndarray,

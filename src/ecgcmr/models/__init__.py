@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ecgcmr.errors import InputError
+from ecgcmr.train.checkpoint import atomic_save
 
 
 def save_ecg_encoder(model, path: str | Path, meta: dict | None = None) -> None:
@@ -21,9 +22,7 @@ def save_ecg_encoder(model, path: str | Path, meta: dict | None = None) -> None:
     blob = {"kind": "ecg_mae", "config": {**model.config, "decoder": False},
             "state_dict": {k: v.detach().cpu() for k, v in model.encoder_state_dict().items()},
             "meta": meta or {}}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    atomic_save(blob, path)
 
 
 def load_ecg_encoder(path: str | Path, map_location: str | torch.device = "cpu"):
