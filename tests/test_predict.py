@@ -22,6 +22,7 @@ from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 DATA = SHARED_DATA
 PTBXL = sorted(str(p.with_suffix("")) for p in (DATA / "wfdb_ptbxl").glob("*.hea"))
 CARDIOSOFT = DATA / "cardiosoft_xml" / "ukbb_scrubbed.xml"
+MUSE = DATA / "other_vendor_xml" / "muse_ecg_deidentified_1.xml"
 ECG_PARAMS = {"sample_rate": 500, "n_samples": 5000, "highpass_hz": 0.5, "highpass_order": 4, "notch_hz": 50,
               "notch_q": 40, "savgol_window": 15, "savgol_polyorder": 3, "cache_dtype": "float16",
               "flat_lead_uv": 10}
@@ -64,11 +65,12 @@ def test_manifest_paths_are_relative(run_dir):
 
 
 def test_predict_real_records_and_two_lead_error(run_dir):
-    inputs = [*PTBXL, str(DATA / "wfdb" / "s0010_re.hea"), str(CARDIOSOFT), str(DATA / "wfdb" / "100")]
+    inputs = [*PTBXL, str(DATA / "wfdb" / "s0010_re.hea"), str(CARDIOSOFT), str(MUSE), str(DATA / "wfdb" / "100")]
     df = predict_files(inputs, run_dir)
     assert len(df) == len(inputs)
     ok = df[df["status"] == "ok"]
-    assert list(ok["eid"]) == ["HR06000", "HR06001", "HR06002", "s0010_re", "ukbb_scrubbed"]
+    assert list(ok["eid"]) == ["HR06000", "HR06001", "HR06002", "s0010_re", "ukbb_scrubbed",
+                               "muse_ecg_deidentified_1"]
     for t in ["LVEF", "LVDV"]:
         v = ok[phenotype_column(t)]
         assert v.notna().all() and np.isfinite(v).all()

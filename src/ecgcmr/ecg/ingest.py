@@ -1,4 +1,4 @@
-"""ECG ingest: raw records (CardioSoft XML or WFDB) -> filtered parquet shard + exclusions.
+"""ECG ingest: raw records (CardioSoft or MUSE XML, or WFDB) -> filtered parquet shard + exclusions.
 
 Records are read one by one (a bad file becomes an exclusion row, never a crash) and
 filtered in batches, so the filters run as a few vectorised calls per batch; each batch
@@ -21,6 +21,7 @@ from ..exclusions import Exclusion
 from ..exclusions import write as write_exclusions
 from ..ids import files_for_shard, shard_of
 from ..io.cardiosoft import eid_from_path, read_cardiosoft_xml
+from ..io.ecg_xml import read_ecg_xml
 from ..io.wfdb_records import read_wfdb_record, record_base
 from .preprocess import preprocess_batch
 from .cache import shard_schema, shard_table
@@ -103,7 +104,7 @@ def ingest_wfdb(records: list[str | Path], out_parquet: str | Path, out_exclusio
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="folder of CardioSoft XML files or WFDB records (.hea)")
+    p.add_argument("--input", required=True, help="folder of CardioSoft or MUSE XML files, or of WFDB records (.hea)")
     p.add_argument("--out", required=True, help="output shard parquet")
     p.add_argument("--exclusions", help="output exclusions CSV (default: next to --out)")
     p.add_argument("--format", choices=["auto", "xml", "wfdb"], default="auto")
@@ -128,7 +129,7 @@ def cli(args) -> int:
     mine = lambda eid: shard_of(eid, args.n_shards) == args.shard  # noqa: E731
     if fmt == "xml":
         items = [(eid_from_path(p), p) for p in sorted(folder.glob("*.xml")) if mine(eid_from_path(p))]
-        summary = ingest_records(items, read_cardiosoft_xml, args.out, exclusions, params)
+        summary = ingest_records(items, read_ecg_xml, args.out, exclusions, params)
     else:
         records = [p.with_suffix("") for p in sorted(folder.glob("*.hea")) if mine(p.stem)]
         summary = ingest_wfdb(records, args.out, exclusions, params)

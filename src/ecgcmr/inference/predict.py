@@ -1,6 +1,6 @@
 """ECG-only inference: the 12 CMR phenotypes and 6 outcome probabilities of each ECG.
 
-Input: CardioSoft XML files, WFDB records (path without extension, or its ``.hea``),
+Input: CardioSoft or GE MUSE XML files, WFDB records (path without extension, or its ``.hea``),
 or folders of either. Each record is read and filtered with the very functions ingest
 uses (``ecgcmr.io`` readers, ``ecgcmr.ecg.preprocess.preprocess_batch``, the cache's
 storage dtype), normalised with the run's training-split statistics, embedded by the
@@ -28,7 +28,7 @@ from ..ecg.preprocess import preprocess_batch
 from ..ecg.record import EcgRecord
 from ..errors import InputError
 from ..evaluate.probe import apply_probe, load_probe
-from ..io.cardiosoft import read_cardiosoft_xml
+from ..io.ecg_xml import read_ecg_xml
 from ..io.wfdb_records import read_wfdb_record, record_base
 from ..phenotypes import OUTCOMES, PHENOTYPES
 from .manifest import read_manifest
@@ -87,12 +87,12 @@ class Predictor:
     def read(self, kind: str, path: str) -> EcgRecord:
         kwargs = reader_kwargs(self.params)   # ingest's own: same rate, length, flat-lead check
         if kind == "xml":
-            return read_cardiosoft_xml(path, **kwargs)
+            return read_ecg_xml(path, **kwargs)
         if kind == "wfdb":
             return read_wfdb_record(path, **kwargs)
         if kind == "missing":
             raise InputError(path, "not_found", "no such file or folder (or a folder without .xml/.hea)")
-        raise InputError(path, "unsupported_input", "expected a CardioSoft .xml or a WFDB record (.hea)")
+        raise InputError(path, "unsupported_input", "expected a CardioSoft or MUSE .xml or a WFDB record (.hea)")
 
     def normalised(self, records: list[EcgRecord]) -> np.ndarray:
         """Filtered exactly as ingest, stored at the cache's dtype, then normalised as
@@ -163,7 +163,7 @@ def predict_files(inputs: list[str | Path], run_dir: str | Path, device: str = "
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+",
-                   help="CardioSoft XML files, WFDB records (path without extension or .hea), or folders of either")
+                   help="CardioSoft or MUSE XML files, WFDB records (path without extension or .hea), or folders of either")
     p.add_argument("--run", required=True, help="finished run directory (e.g. results/demo)")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--output", "-o", default="-", help="output file (default: stdout)")
