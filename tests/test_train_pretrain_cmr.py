@@ -62,3 +62,20 @@ def test_pretrain_beats_predicting_the_mean_on_validation(tmp_path):
     blob = torch.load(out / "encoder.pt", weights_only=True)
     assert encoder.config.view == "mid2d" and blob["meta"]["targets"]["mean"] == pytest.approx(stats["mean"])
     assert encoder.embed(torch.rand(2, 1, 24, 24)).shape == (2, encoder.embed_dim)
+
+
+@pytest.mark.slow
+def test_pretrain_is_reproducible_from_its_seed(tmp_path):
+    """Initial weights come from train.seed, not from whatever ran before in the process."""
+    from conftest_align import shared_cohort
+
+    c = shared_cohort()
+    train = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "seed": 3}
+    weights = []
+    for run in ("a", "b"):
+        torch.randn(7)   # move the global RNG between the runs
+        pretrain_cmr("mid2d", c["crop_index"], c["targets"], c["splits"], str(tmp_path / run), train=train,
+                     model={"backbone": "resnet10"}, target_columns=["LVDV"])
+        weights.append(load_cmr_encoder(tmp_path / run / "encoder.pt").state_dict())
+    for k, v in weights[0].items():
+        assert torch.equal(v, weights[1][k]), k

@@ -29,7 +29,7 @@ from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 from ecgcmr.train.loop import TrainConfig, fit
 from ecgcmr.train.paired_data import PairedDataset, cmr_embeddings
-from ecgcmr.train.checkpoint import input_files_signature
+from ecgcmr.train.checkpoint import input_files_signature, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
     datasets = {s: PairedDataset(EcgDataset(cache, eids[s]), embeddings[s]) for s in ("train", "val")}
     ecg = load_ecg_encoder(ecg_encoder).train()
     loss = ClipLoss(pairs, weights, temperature, learnable_temperature, symmetric)
+    seed_everything(cfg.seed)   # the projection heads' initial weights: fit() seeds only what follows
     model = AlignModel(ecg, _embed_dim(ecg), cmr_dims, loss, head_hidden, head_out)
     signature = {"variant": variant, "pairs": [list(p) for p in pairs], "weights": list(weights),
                  "temperature": temperature, "learnable_temperature": learnable_temperature,

@@ -24,7 +24,7 @@ import torch
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
 from ecgcmr.phenotypes import PHENOTYPES
 from ecgcmr.train import distributed as D
-from ecgcmr.train.checkpoint import input_files_signature
+from ecgcmr.train.checkpoint import input_files_signature, seed_everything
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,9 @@ def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir:
     datasets = {s: CmrCropDataset(crop_index, eids[s], crop, targets=std_targets,
                                   target_columns=columns) for s in ("train", "val")}
     options = {k: model[k] for k in MODEL_KEYS if k in model}
-    encoder = build_cmr_encoder(view, n_targets=len(columns), target_columns=columns, **options)
     cfg = TrainConfig.from_config(train)
+    seed_everything(cfg.seed)   # the initial weights: fit() seeds only what follows them
+    encoder = build_cmr_encoder(view, n_targets=len(columns), target_columns=columns, **options)
     summary = fit(encoder, datasets["train"], datasets["val"], make_step(view, hflip_p), out_dir, cfg,
                   signature={"view": view, "model": options, "targets": columns, "hflip_p": hflip_p,
                              "inputs": input_files_signature(crop_index, targets, splits)})
