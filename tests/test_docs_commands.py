@@ -44,5 +44,7 @@ def test_documented_snakemake_command_parses(where, command):
         pytest.fail(f"{where}: Snakemake rejects `{command}`")
     bad = [str(c) for c in args.configfile or [] if Path(c).suffix not in (".yaml", ".yml", ".json")]
     assert not bad, f"{where}: `{command}` reads {bad} as config file(s): put targets before --configfile"
+    swallowed = [r for r in args.forcerun or [] if "/" in r]   # a path is a target, not a rule
+    assert not swallowed, f"{where}: --forcerun in `{command}` takes the target(s) {swallowed} as rules"
     if "all" in shlex.split(command):
         assert "all" in (args.targets or []), f"{where}: an option of `{command}` swallows the target `all`"

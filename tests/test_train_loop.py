@@ -70,7 +70,7 @@ def test_schedule_warmup_then_half_cosine():
     assert all(a >= b for a, b in zip(vals, vals[1:]))
 
 
-def test_fit_writes_outputs_and_resume_of_finished_run_is_noop(job, tmp_path):
+def test_fit_writes_outputs_and_resume_of_finished_run_is_noop(job, tmp_path, caplog):
     mod, _ = job
     model, ds = mod.make()
     res = fit(model, ds, ds, mod.step, tmp_path / "run", TrainConfig(**mod.CFG))
@@ -86,7 +86,9 @@ def test_fit_writes_outputs_and_resume_of_finished_run_is_noop(job, tmp_path):
     assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
     # a rerun of a finished run trains nothing and returns the same summary
     model2, _ = mod.make()
-    res2 = fit(model2, ds, ds, mod.step, tmp_path / "run", TrainConfig(**mod.CFG))
+    with caplog.at_level("WARNING", logger="ecgcmr.train.loop"):
+        res2 = fit(model2, ds, ds, mod.step, tmp_path / "run", TrainConfig(**mod.CFG))
+    assert "finished training" in caplog.text and "delete it to train again" in caplog.text
     assert res2["history"] == res["history"]
     assert all(torch.equal(best[k], v) for k, v in model2.state_dict().items())
 

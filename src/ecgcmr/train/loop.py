@@ -288,6 +288,12 @@ def _resume(out, key, model, opt, sched, state, rank) -> dict:
     st = ck["state"]
     if rank != 0:  # the saved partial-epoch sums are already summed over ranks
         st.update(sums={k: 0.0 for k in st["sums"]}, n_seen=0)
+    if st["finished"]:
+        # a retry after the last epoch only re-exports; but a --forcerun after a code
+        # change would silently get the old weights, so say so
+        log.warning("%s holds a finished training of this same config and inputs (%d epochs): "
+                    "reusing its weights, not retraining; delete it to train again", path, st["epoch"])
+        return st
     log.info("resuming from %s: epoch %d, step %d", path, st["epoch"] + 1, st["step_in_epoch"])
     return st
 
