@@ -203,9 +203,13 @@ def _text(el, tag: str) -> str:
     return (child.text or "").strip() if child is not None else ""
 
 
-def _number(el, tag: str) -> float:
+def _number(el, tag: str, default: float = float("nan")) -> float:
+    """The element's number; ``default`` when it is absent or empty, NaN when unparsable."""
+    text = _text(el, tag)
+    if not text:
+        return default
     try:
-        return float(_text(el, tag))
+        return float(text)
     except ValueError:
         return float("nan")
 

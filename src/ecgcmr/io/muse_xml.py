@@ -31,7 +31,8 @@ import numpy as np
 
 from ..ecg.record import STANDARD_LEADS, EcgRecord
 from ..errors import InputError
-from .cardiosoft import check_flat_leads, eid_from_path, resample_to
+# element, resampling and flat-lead helpers shared with the CardioSoft reader
+from .cardiosoft import _number, _text, check_flat_leads, eid_from_path, resample_to
 
 ROOT = "RestingECG"
 UNITS_TO_MV = {"MICROVOLTS": 1e-3, "MILLIVOLTS": 1.0}
@@ -97,7 +98,8 @@ def _parse(path: Path):
     except defusedxml.DefusedXmlException as e:
         raise InputError(path, "unsafe_xml", f"{type(e).__name__}: entity/DTD use is refused") from None
     except ParseError as e:
-        # expat names an unclosed element at the end of a cut file
+        # any error on the last line: a cut inside a base64 line is reported at that
+        # token's start, which cardiosoft._at_end's column test would call not_xml
         reason = "truncated_xml" if e.position[0] >= data.count(b"\n") else "not_xml"
         raise InputError(path, reason, str(e)) from None
     if root.tag != ROOT:
@@ -146,19 +148,6 @@ def _lead_mv(path: Path, name: str, el) -> np.ndarray:
                          f"lead {name}: {counts.size} samples, LeadSampleCountTotal {declared:g}")
     baseline = _number(el, "FirstSampleBaseline", default=0.0)
     return (counts + baseline) * gain * UNITS_TO_MV[units]
-
-
-def _text(el, tag: str) -> str:
-    child = el.find(tag) if el is not None else None
-    return (child.text or "").strip() if child is not None else ""
-
-
-def _number(el, tag: str, default: float = float("nan")) -> float:
-    text = _text(el, tag)
-    try:
-        return float(text) if text else default
-    except ValueError:
-        return float("nan")
 
 
 def _measurements(el) -> dict[str, float]:
