@@ -72,6 +72,10 @@ class Paths:
         return self._p("tables", "targets.parquet")
 
     @property
+    def targets_provenance(self) -> str:
+        return self._p("tables", "targets.provenance.csv")
+
+    @property
     def targets_exclusions(self) -> str:
         return self._p("tables", "targets.exclusions.csv")
 

@@ -2,14 +2,21 @@
 # Per-subject work is scattered over shards (ecgcmr.ids.shard_of) and gathered into
 # one index per modality; every step writes an exclusions table instead of failing.
 
+def table_inputs(wildcards=None):
+    """The main table file(s) and whichever outcome tables the cohort names."""
+    c = config["cohort"]
+    main = c["main_table"]
+    named = {"main_table": [main] if isinstance(main, str) else list(main)}
+    return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c.get(k)}
+
 
 if cfg("cohort", "synthetic"):
 
     rule synth_cohort:
         output:
             done=P.synth_done,
-            main_table=cfg("cohort", "main_table"),
-            diagnoses=cfg("cohort", "diagnoses_table"),
+            main_table=table_inputs()["main_table"],
+            **{k: v for k, v in table_inputs().items() if k == "diagnoses_table"},
             latents=Path(cfg("cohort", "truth_dir"), "latents.parquet").as_posix(),
         params:
             cohort=cfg("cohort"),
@@ -113,17 +120,18 @@ rule cmr_index:
 rule ingest_tables:
     input:
         raw_ready,
-        main_table=cfg("cohort", "main_table"),
-        diagnoses=cfg("cohort", "diagnoses_table"),
+        unpack(table_inputs),
     output:
         targets=P.targets,
         exclusions=P.targets_exclusions,
+        provenance=P.targets_provenance,
     params:
         phenotype_fields=cfg("phenotype_fields"),
         demographic_fields=cfg("demographic_fields"),
         outcomes=cfg("outcomes"),
         instance=cfg("cohort", "instance"),
         outcome_window=config.get("outcome_window", {}),
+        outcome_fields=config.get("outcome_fields"),
     resources:
         mem_mb=8000,
         runtime=30,

@@ -2,7 +2,8 @@
 
 Writes, from one latent physiology table (kept as ground truth):
 field-20205 CardioSoft XMLs, field-20209 short-axis DICOM zips (+ label maps), the
-main dataset CSV and the diagnoses CSV. Subjects are rendered independently from
+main dataset (ukbconv or RAP form) and the outcome records (long-form CSV and/or
+UK Biobank's 41270/41280/4000x fields). Subjects are rendered independently from
 ``rng([seed, eid])``, so the result is byte-identical whatever the number of workers.
 A few files can be damaged on purpose (``synth.faults``) so that a demo run shows the
 exclusions table at work.
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ..ids import bulk_name
 from .physiology import sample_cohort
-from .tables import diagnoses_table, main_table
+from .tables import diagnoses_table, main_table, outcome_columns
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,39 @@ def _damage(latents: pd.DataFrame, ecg_dir: Path, cmr_dir: Path, faults: dict, i
     return pd.DataFrame(rows, columns=["eid", "path", "fault"])
 
 
+def _main_paths(cohort: dict) -> list[Path]:
+    main = cohort["main_table"]
+    return [Path(p) for p in ([main] if isinstance(main, str) else main)]
+
+
+def write_tables(latents: pd.DataFrame, cohort: dict, synth: dict, phenotype_fields: dict,
+                 demographic_fields: dict, outcomes: dict) -> None:
+    """The main table in ``synth.table_form`` (ukbconv | rap; split column-wise over
+    the files of a ``cohort.main_table`` list, each with eid; ``.tsv`` files
+    tab-separated), with the outcome records as UKB fields if ``synth.outcome_form``
+    is ``fields``, and as the long-form table wherever ``cohort.diagnoses_table`` is set."""
+    form, seed, instance = synth.get("table_form", "ukbconv"), synth["seed"], cohort.get("instance", 2)
+    table = main_table(latents, phenotype_fields, demographic_fields, instance,
+                       synth.get("missing_phenotype_rate", 0.0), seed, form=form)
+    diag = diagnoses_table(latents, outcomes, seed)
+    if synth.get("outcome_form", "long") == "fields":
+        table = table.merge(outcome_columns(diag, latents["eid"], outcomes["SCD"], form), on="eid")
+    paths = _main_paths(cohort)
+    cols = list(table.columns[1:])
+    per = -(-len(cols) // len(paths))
+    for k, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table[["eid", *cols[k * per:(k + 1) * per]]].to_csv(path, index=False,
+                                                              sep="\t" if path.suffix == ".tsv" else ",")
+    if cohort.get("diagnoses_table"):
+        Path(cohort["diagnoses_table"]).parent.mkdir(parents=True, exist_ok=True)
+        diag.to_csv(cohort["diagnoses_table"], index=False)
+
+
 def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_fields: dict,
                  outcomes: dict, done_flag: str | Path, workers: int = 1) -> pd.DataFrame:
     ecg_dir, cmr_dir, truth = Path(cohort["ecg_dir"]), Path(cohort["cmr_dir"]), Path(cohort["truth_dir"])
-    for d in (ecg_dir, cmr_dir, truth / "masks", Path(cohort["main_table"]).parent,
-              Path(cohort["diagnoses_table"]).parent):
+    for d in (ecg_dir, cmr_dir, truth / "masks"):
         d.mkdir(parents=True, exist_ok=True)
     instance, seed, cmr_cfg = cohort.get("instance", 2), synth["seed"], synth["cmr"]
     latents = sample_cohort(synth["n_subjects"], seed, synth.get("eid_start", 1_000_000),
@@ -82,9 +111,7 @@ def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_
         for job in cmr_jobs:
             _render_cmr(job)
 
-    main_table(latents, phenotype_fields, demographic_fields, instance,
-               synth.get("missing_phenotype_rate", 0.0), seed).to_csv(cohort["main_table"], index=False)
-    diagnoses_table(latents, outcomes, seed).to_csv(cohort["diagnoses_table"], index=False)
+    write_tables(latents, cohort, synth, phenotype_fields, demographic_fields, outcomes)
     latents.to_parquet(truth / "latents.parquet", index=False)
     _damage(latents, ecg_dir, cmr_dir, synth.get("faults", {}), instance).to_csv(truth / "faults.csv", index=False)
     Path(done_flag).parent.mkdir(parents=True, exist_ok=True)
