@@ -33,11 +33,11 @@ def shard_of(eid: str | int, n_shards: int) -> int:
     return zlib.crc32(str(eid).encode()) % n_shards
 
 
-def files_for_shard(directory: str | Path, field: int, ext: str, shard: int, n_shards: int) -> list[Path]:
-    """UKB-named bulk files of one field in ``directory`` that fall into ``shard``."""
-    out = []
-    for p in sorted(Path(directory).glob(f"*_{field}_*.{ext}")):
-        info = parse_bulk_name(p)
-        if info and info["field"] == field and shard_of(info["eid"], n_shards) == shard:
-            out.append(p)
-    return out
+def files_for_shard(directory: str | Path, field: int, ext: str, shard: int, n_shards: int,
+                    instance: int | None = None) -> list[Path]:
+    """UKB-named bulk files of one field anywhere below ``directory`` (flat or nested)
+    that fall into ``shard``: one file per subject, chosen as ``ecgcmr.bulk`` documents
+    (of ``instance`` only, if given); the others are logged there."""
+    from .bulk import build_index, shard_files
+
+    return shard_files(build_index(directory, field, ext, instance), shard, n_shards)

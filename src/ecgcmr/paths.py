@@ -32,6 +32,18 @@ class Paths:
 
     # --- ingest ---
     @property
+    def bulk_ecg(self) -> str:
+        return self._p("bulk", "ecg.parquet")
+
+    @property
+    def bulk_cmr(self) -> str:
+        return self._p("bulk", "cmr.parquet")
+
+    @property
+    def bulk_exclusions(self) -> str:
+        return self._p("bulk", "exclusions.csv")
+
+    @property
     def ecg_shard(self) -> str:
         return self._p("ecg", "shards", "shard_{shard}.parquet")
 

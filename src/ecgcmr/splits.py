@@ -1,10 +1,11 @@
 """Subject-level, seeded train/val/test splits.
 
-Subjects come from the raw cohort (which bulk files exist, who has targets), not from
-the ingest caches: a split is a property of the cohort, so changing an ECG filter
-setting re-filters the ECGs without reshuffling subjects and retraining every CMR
-model downstream. Subjects a stage later excludes simply have no data there (and a row
-in the exclusions table).
+Subjects come from the raw cohort (the bulk files ingest will use, as the bulk index
+chose them: ``ecgcmr.bulk``; who has targets), not from the ingest caches: a split is
+a property of the cohort, so changing an ECG filter setting re-filters the ECGs
+without reshuffling subjects and retraining every CMR model downstream. A subject
+whose only file is of another instance or a repeat is not counted; one whose file a
+stage later cannot read simply has no data there (and a row in the exclusions table).
 
 Paired (ECG + CMR + targets) subjects are split with the paired proportions
 (paper: 23,877 / 5,121 / 5,144 ≈ 70/15/15); ECG-only subjects with the ECG-only
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .ids import parse_bulk_name
+from .bulk import build_index, used
 
 log = logging.getLogger(__name__)
 NAMES = np.array(["train", "val", "test"])
@@ -59,20 +59,20 @@ def make_splits(ecg_eids, cmr_eids, target_eids, paired: list[float], ecg_only: 
     return df
 
 
-def bulk_eids(directory: str | Path, field: int) -> list[str]:
-    """eids with a UKB bulk file of ``field`` in ``directory`` (any instance)."""
-    out = []
-    with os.scandir(directory) as it:
-        for entry in it:
-            info = parse_bulk_name(entry.name)
-            if info and info["field"] == field:
-                out.append(info["eid"])
-    return out
+def bulk_eids(source: str | Path, field: int, instance: int | None = 2) -> list[str]:
+    """eids with a bulk file of ``field`` that ingest will use: from a bulk index
+    parquet (``ecgcmr.bulk``), or by listing a folder (flat or nested) the same way."""
+    if str(source).endswith(".parquet"):
+        return used(source)["eid"].astype(str).tolist()
+    ext = "xml" if field == ECG_FIELD else "zip"
+    return used(build_index(source, field, ext, instance))["eid"].astype(str).tolist()
 
 
-def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed) -> pd.DataFrame:
+def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed, instance: int | None = 2) -> pd.DataFrame:
+    """``ecg_dir``/``cmr_dir``: the bulk index parquets (or the folders themselves)."""
     tgt = pd.read_parquet(targets, columns=["eid"])["eid"]
-    df = make_splits(bulk_eids(ecg_dir, ECG_FIELD), bulk_eids(cmr_dir, CMR_FIELD), tgt, paired, ecg_only, seed)
+    df = make_splits(bulk_eids(ecg_dir, ECG_FIELD, instance), bulk_eids(cmr_dir, CMR_FIELD, instance), tgt,
+                     paired, ecg_only, seed)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out, index=False)
     counts = df[df.paired].paired_split.value_counts().to_dict()
@@ -81,8 +81,9 @@ def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed) -> pd.D
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ecg-dir", required=True, help="folder of {eid}_20205_*.xml")
-    p.add_argument("--cmr-dir", required=True, help="folder of {eid}_20209_*.zip")
+    p.add_argument("--ecg-dir", required=True, help="folder of {eid}_20205_*.xml (or its bulk index parquet)")
+    p.add_argument("--cmr-dir", required=True, help="folder of {eid}_20209_*.zip (or its bulk index parquet)")
+    p.add_argument("--instance", type=int, default=2, help="UKB instance of the files to count")
     p.add_argument("--targets", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--paired", type=float, nargs=3, default=[0.70, 0.15, 0.15])
@@ -91,5 +92,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cli(args) -> int:
-    write_splits(args.ecg_dir, args.cmr_dir, args.targets, args.out, args.paired, args.ecg_only, args.seed)
+    write_splits(args.ecg_dir, args.cmr_dir, args.targets, args.out, args.paired, args.ecg_only, args.seed,
+                 args.instance)
     return 0

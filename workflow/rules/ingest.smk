@@ -37,9 +37,33 @@ if cfg("cohort", "synthetic"):
             "../scripts/synth_cohort.py"
 
 
+rule bulk_index:
+    input:
+        raw_ready,
+    output:
+        ecg=P.bulk_ecg,
+        cmr=P.bulk_cmr,
+        exclusions=P.bulk_exclusions,
+    params:
+        ecg_dir=cfg("cohort", "ecg_dir"),
+        cmr_dir=cfg("cohort", "cmr_dir"),
+        instance=cfg("cohort", "instance"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        cpus_per_task=1,
+    log:
+        P.log("bulk_index"),
+    benchmark:
+        P.benchmark("bulk_index")
+    script:
+        "../scripts/bulk_index.py"
+
+
 rule ingest_ecg:
     input:
         raw_ready,
+        bulk=P.bulk_ecg,
     output:
         shard=P.ecg_shard,
         exclusions=P.ecg_shard_exclusions,
@@ -80,6 +104,7 @@ rule ecg_index:
 rule ingest_cmr:
     input:
         raw_ready,
+        bulk=P.bulk_cmr,
     output:
         index=P.cmr_shard_index,
         exclusions=P.cmr_shard_exclusions,
@@ -148,11 +173,11 @@ rule splits:
     input:
         raw_ready,
         targets=P.targets,
+        ecg=P.bulk_ecg,
+        cmr=P.bulk_cmr,
     output:
         splits=P.splits,
     params:
-        ecg_dir=cfg("cohort", "ecg_dir"),
-        cmr_dir=cfg("cohort", "cmr_dir"),
         paired=cfg("splits", "paired"),
         ecg_only=cfg("splits", "ecg_only"),
         seed=cfg("splits", "seed"),
@@ -187,6 +212,7 @@ rule ecg_norm_stats:
 
 
 EXCLUSION_TABLES += [
+    P.bulk_exclusions,
     *expand(P.ecg_shard_exclusions, shard=SHARDS),
     P.ecg_index_exclusions,
     *expand(P.cmr_shard_exclusions, shard=SHARDS),

@@ -3,5 +3,5 @@ from ecgcmr.splits import write_splits
 
 with snakemake_logging(snakemake):
     p = snakemake.params
-    write_splits(p.ecg_dir, p.cmr_dir, snakemake.input.targets,
+    write_splits(snakemake.input.ecg, snakemake.input.cmr, snakemake.input.targets,
                  snakemake.output.splits, p.paired, p.ecg_only, p.seed)

@@ -34,15 +34,18 @@ INDEX_SCHEMA = {
 
 
 def ingest_cmr_shard(cmr_dir: str | Path, shard: int, n_shards: int, out_dir: str | Path,
-                     out_index: str | Path, out_exclusions: str | Path, params: dict) -> pd.DataFrame:
+                     out_index: str | Path, out_exclusions: str | Path, params: dict,
+                     files: list[Path] | None = None) -> pd.DataFrame:
     """Ingest the zips of one shard. ``params``: ``prefer_repeat`` (last|first),
-    optional ``instance`` (only that UKB instance), ``max_total_mb``, ``max_member_mb``."""
+    optional ``instance`` (only that UKB instance), ``max_total_mb``, ``max_member_mb``.
+    ``files``: the shard's zips as the bulk index chose them (``ecgcmr.bulk``: one per
+    subject), else ``cmr_dir`` is listed here with the same rule."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = files_for_shard(cmr_dir, FIELD, "zip", int(shard), int(n_shards))
-    instance = params.get("instance")
-    if instance is not None:
-        files = [f for f in files if parse_bulk_name(f)["instance"] == int(instance)]
+    if files is None:
+        instance = params.get("instance")
+        files = files_for_shard(cmr_dir, FIELD, "zip", int(shard), int(n_shards),
+                                None if instance is None else int(instance))
     rows, excluded = [], []
     for zpath in files:
         eid = parse_bulk_name(zpath)["eid"]

@@ -85,12 +85,15 @@ def _filtered_table(batch: list[EcgRecord], params: dict, dtype: str):
 
 
 def ingest_ecg_shard(ecg_dir: str | Path, shard: int, n_shards: int, out_parquet: str | Path,
-                     out_exclusions: str | Path, params: dict) -> dict:
+                     out_exclusions: str | Path, params: dict, files: list[Path] | None = None) -> dict:
     """UKB-named field-20205 XMLs of ``ecg_dir`` that fall into ``shard`` -> one cache shard.
 
-    ``params`` is ``config['ecg']`` (rates, filter settings, cache_dtype, flat_lead_uv).
+    ``params`` is ``config['ecg']`` (rates, filter settings, cache_dtype, flat_lead_uv);
+    ``files``: the shard's files as the bulk index chose them (``ecgcmr.bulk``), else
+    ``ecg_dir`` is listed here.
     """
-    files = files_for_shard(ecg_dir, ECG_FIELD, "xml", int(shard), int(n_shards))
+    if files is None:
+        files = files_for_shard(ecg_dir, ECG_FIELD, "xml", int(shard), int(n_shards))
     return ingest_records([(eid_from_path(p), p) for p in files], read_cardiosoft_xml,
                           out_parquet, out_exclusions, params)
 

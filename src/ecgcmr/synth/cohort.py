@@ -40,20 +40,59 @@ def _render_cmr(args):
     write_subject_cmr(row, zip_path, label_path, cfg, seed)
 
 
-def _damage(latents: pd.DataFrame, ecg_dir: Path, cmr_dir: Path, faults: dict, instance: int) -> pd.DataFrame:
+def bulk_path(directory: Path, eid, field: int, instance: int, array: int, ext: str, layout: str = "flat") -> Path:
+    """Where a bulk file lies: flat (ukbfetch) or in a folder per 2-digit eid prefix (RAP)."""
+    name = bulk_name(eid, field, instance, array, ext)
+    if layout == "flat":
+        return directory / name
+    if layout == "rap":
+        return directory / str(eid)[:2] / name
+    raise ValueError(f"synth.layout is {layout!r}; expected flat or rap")
+
+
+def _damage(latents: pd.DataFrame, ecg_dir: Path, cmr_dir: Path, faults: dict, instance: int,
+            layout: str = "flat") -> pd.DataFrame:
     """Truncate a few files, as interrupted downloads do; the choice is deterministic."""
     rows = []
     n_xml, n_zip = int(faults.get("truncated_xml", 0)), int(faults.get("truncated_zip", 0))
     for eid in latents["eid"].iloc[:n_xml]:
-        p = ecg_dir / bulk_name(eid, 20205, instance, 0, "xml")
+        p = bulk_path(ecg_dir, eid, 20205, instance, 0, "xml", layout)
         p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
         rows.append((eid, str(p), "truncated_xml"))
     imaged = latents.loc[latents["has_cmr"], "eid"]
     for eid in imaged.iloc[-n_zip:] if n_zip else []:
-        p = cmr_dir / bulk_name(eid, 20209, instance, 0, "zip")
+        p = bulk_path(cmr_dir, eid, 20209, instance, 0, "zip", layout)
         p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
         rows.append((eid, str(p), "truncated_zip"))
     return pd.DataFrame(rows, columns=["eid", "path", "fault"])
+
+
+def _extra_files(latents: pd.DataFrame, ecg_dir: Path, cmr_dir: Path, extra: dict, instance: int,
+                 layout: str) -> pd.DataFrame:
+    """Files real bulk folders hold beside the ones ingest uses (``synth.extra_files``):
+    an instance-3 (repeat imaging visit) ECG and zip, a repeat ``_2_1`` ECG and zip, or
+    a zip of instance 3 only. Drawn from imaged subjects after the first (whose ECG a
+    fault may truncate), in order."""
+    n_other, n_rep, n_only = (int(extra.get(k, 0)) for k in ("other_instance", "repeat", "other_instance_only"))
+    imaged = list(latents.loc[latents["has_cmr"], "eid"].iloc[1:1 + n_other + n_rep + n_only])
+    rows = []
+    for k, eid in enumerate(imaged):
+        for field, ext, folder in ((20205, "xml", ecg_dir), (20209, "zip", cmr_dir)):
+            src = bulk_path(folder, eid, field, instance, 0, ext, layout)
+            if k < n_other:
+                dst, kind = bulk_path(folder, eid, field, instance + 1, 0, ext, layout), "other_instance"
+            elif k < n_other + n_rep:
+                dst, kind = bulk_path(folder, eid, field, instance, 1, ext, layout), "repeat_file"
+            elif field == 20209:
+                dst, kind = bulk_path(folder, eid, field, instance + 1, 0, ext, layout), "other_instance_only"
+                src.rename(dst)
+                rows.append((eid, str(dst), kind))
+                continue
+            else:
+                continue
+            dst.write_bytes(src.read_bytes())
+            rows.append((eid, str(dst), kind))
+    return pd.DataFrame(rows, columns=["eid", "path", "kind"])
 
 
 def _main_paths(cohort: dict) -> list[Path]:
@@ -96,11 +135,14 @@ def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_
                             synth.get("outcome_prevalence"))
 
     subjects = [row for _, row in latents.iterrows()]
-    ecg_jobs = [(row, ecg_dir / bulk_name(row.eid, 20205, instance, 0, "xml"), synth["ecg"], seed)
+    layout = synth.get("layout", "flat")
+    ecg_jobs = [(row, bulk_path(ecg_dir, row.eid, 20205, instance, 0, "xml", layout), synth["ecg"], seed)
                 for row in subjects]
-    cmr_jobs = [(row, cmr_dir / bulk_name(row.eid, 20209, instance, 0, "zip"),
+    cmr_jobs = [(row, bulk_path(cmr_dir, row.eid, 20209, instance, 0, "zip", layout),
                  truth / "masks" / f"{row.eid}_labels.nii.gz", cmr_cfg, seed)
                 for row in subjects if row.has_cmr]
+    for job in ecg_jobs + cmr_jobs:
+        job[1].parent.mkdir(parents=True, exist_ok=True)
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_render_ecg, ecg_jobs, chunksize=8))
@@ -113,7 +155,10 @@ def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_
 
     write_tables(latents, cohort, synth, phenotype_fields, demographic_fields, outcomes)
     latents.to_parquet(truth / "latents.parquet", index=False)
-    _damage(latents, ecg_dir, cmr_dir, synth.get("faults", {}), instance).to_csv(truth / "faults.csv", index=False)
+    _damage(latents, ecg_dir, cmr_dir, synth.get("faults", {}), instance, layout).to_csv(truth / "faults.csv",
+                                                                                          index=False)
+    _extra_files(latents, ecg_dir, cmr_dir, synth.get("extra_files", {}), instance, layout).to_csv(
+        truth / "extra_files.csv", index=False)
     Path(done_flag).parent.mkdir(parents=True, exist_ok=True)
     Path(done_flag).write_text(f"{len(latents)} subjects, {len(cmr_jobs)} with CMR\n")
     log.info("synthetic cohort: %d subjects, %d with CMR", len(latents), len(cmr_jobs))
