@@ -24,6 +24,14 @@ def raw_ready(wildcards=None):
     return [P.synth_done] if cfg("cohort", "synthetic") else []
 
 
+def table_inputs(wildcards=None):
+    """The main table file(s) and whichever outcome tables the cohort names."""
+    c = config["cohort"]
+    main = c["main_table"]
+    named = {"main_table": [main] if isinstance(main, str) else list(main)}
+    return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c.get(k)}
+
+
 def cfg(*keys):
     """A nested config value, e.g. cfg("ecg", "notch_hz")."""
     node = config

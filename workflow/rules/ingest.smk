@@ -2,13 +2,6 @@
 # Per-subject work is scattered over shards (ecgcmr.ids.shard_of) and gathered into
 # one index per modality; every step writes an exclusions table instead of failing.
 
-def table_inputs(wildcards=None):
-    """The main table file(s) and whichever outcome tables the cohort names."""
-    c = config["cohort"]
-    main = c["main_table"]
-    named = {"main_table": [main] if isinstance(main, str) else list(main)}
-    return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c.get(k)}
-
 
 if cfg("cohort", "synthetic"):
 
