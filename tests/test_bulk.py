@@ -69,3 +69,20 @@ def test_reasons_name_the_file_that_is_used(tmp_path):
                                    "one file per subject")
     assert rows["duplicate_file"].startswith("another copy of 2000014_20209_2_0.zip is used: ")
     assert rows["other_instance"] == "instance 3; cohort.instance is 2"
+
+
+def test_two_zips_of_one_subject_and_instance_give_one_cine_and_no_crash(tmp_path):
+    """Before: both zips were ingested to {eid}.nii.gz (the second overwriting the first)
+    and cmr_index stopped with 'eids in more than one shard'."""
+    from conftest_cmr import tiny_cohort, write_tiny
+
+    from ecgcmr.cmr.ingest import gather_cmr_index, ingest_cmr_shard
+
+    row = next(tiny_cohort(1).itertuples())
+    zpath, _ = write_tiny(tmp_path / "raw", row)
+    zpath.with_name(zpath.name.replace("_2_0", "_2_1")).write_bytes(zpath.read_bytes())
+    shards = [ingest_cmr_shard(tmp_path / "raw", s, 2, tmp_path / "nifti", tmp_path / f"i{s}.parquet",
+                               tmp_path / f"x{s}.csv", {"instance": 2}) for s in range(2)]
+    index = gather_cmr_index([tmp_path / f"i{s}.parquet" for s in range(2)], tmp_path / "index.parquet")
+    assert len(index) == 1 and Path(index.source[0]).name.endswith("_2_0.zip")
+    assert sum(len(s) for s in shards) == 1
