@@ -164,3 +164,23 @@ def test_eid_in_only_one_split_file_is_kept_and_listed(tmp_path, cfg, cohort):
                   cfg["outcomes"])
     assert {r.reason for r in built.rows if r.eid == "9999999"} == {"absent_from_table", "missing_age_or_sex"}
     assert "9999999" not in set(built.targets.eid)
+
+
+def test_synth_switches_write_the_forms_users_have(tmp_path, cfg, cohort):
+    """synth.table_form / outcome_form / a main_table list: the demo's RAP main table with
+    outcome fields gives the targets of the ukbconv table with the long-form table."""
+    from ecgcmr.synth.cohort import write_tables
+
+    latents, _ = cohort
+    synth = {**cfg["synth"], "seed": 5, "missing_phenotype_rate": 0.05}
+    old = {"main_table": str(tmp_path / "old" / "m.csv"), "diagnoses_table": str(tmp_path / "old" / "d.csv")}
+    write_tables(latents, old, {**synth, "table_form": "ukbconv", "outcome_form": "long"},
+                 cfg["phenotype_fields"], cfg["demographic_fields"], cfg["outcomes"])
+    new = {"main_table": [str(tmp_path / "new" / "a.csv"), str(tmp_path / "new" / "b.tsv")], "diagnoses_table": None}
+    write_tables(latents, new, {**synth, "table_form": "rap", "outcome_form": "fields"},
+                 cfg["phenotype_fields"], cfg["demographic_fields"], cfg["outcomes"])
+    assert (tmp_path / "new" / "b.tsv").read_text().splitlines()[0].startswith("eid\tp")
+    assert not (tmp_path / "new" / "d.csv").exists()
+    a = _ingest(tmp_path, cfg, old["main_table"], old["diagnoses_table"], "o", {"mode": "prevalent"})
+    b = _ingest(tmp_path, cfg, new["main_table"], None, "n", {"mode": "prevalent"})
+    assert a.read_bytes() == b.read_bytes()
