@@ -3,7 +3,6 @@ RAP Table Exporter / dx extract_dataset field names, split files) and the outcom
 fields (41270/41280, 40000/40001/40002, hesin), giving the same targets as the
 ukbconv main table with a long-form diagnoses table."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml

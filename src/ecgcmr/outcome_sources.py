@@ -59,15 +59,21 @@ def _cells(values: pd.Series) -> list[list[str]]:
 def _explode(table: pd.DataFrame, tables: MainTables, field: int, instance: int | None,
              by: str) -> pd.DataFrame:
     """Long ``eid, <by>, value`` of one field's columns, ``by`` = array index (k-th
-    entry of a listed cell counts from its column's array index) or instance."""
-    rows = []
+    entry of a listed cell counts from its column's array index) or instance.
+    Vectorised per column: ukbconv has ~260 columns of 41270 for ~500k subjects."""
+    frames = [pd.DataFrame(columns=["eid", by, "value"])]
     for key in tables.arrays(field, instance):
-        col = table[field_column(*key)]
-        for eid, entries in zip(table["eid"], _cells(col)):
-            for j, value in enumerate(entries):
-                if value:
-                    rows.append((eid, key[2] + j if by == "array" else key[1], value))
-    return pd.DataFrame(rows, columns=["eid", by, "value"])
+        col = table[field_column(*key)].astype(str).str.strip()
+        keep = col != ""
+        vals, eids = col[keep], table.loc[keep, "eid"]
+        base = key[2] if by == "array" else key[1]
+        listed = vals.str.startswith("[") | vals.str.contains("|", regex=False)
+        frames.append(pd.DataFrame({"eid": eids[~listed], by: base, "value": vals[~listed]}))
+        if listed.any():
+            rows = [(e, base + j if by == "array" else base, v)
+                    for e, cell in zip(eids[listed], _cells(vals[listed])) for j, v in enumerate(cell) if v]
+            frames.append(pd.DataFrame(rows, columns=["eid", by, "value"]))
+    return pd.concat(frames, ignore_index=True).astype({by: "int64"})
 
 
 def _with_dates(codes: pd.DataFrame, dates: pd.DataFrame, on: list[str], source: str, path: str,
