@@ -1,8 +1,6 @@
 """A RAP-style nested bulk tree with instance-2, instance-3 and _2_1 files runs through
 ingest with snakemake (tiny config), and every file not used is listed with its reason."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
