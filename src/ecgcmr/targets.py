@@ -153,7 +153,7 @@ def ingest_tables(main_table, diagnoses_table, out_targets, out_exclusions, phen
     built.provenance.to_csv(out_provenance or provenance_path(out_targets), index=False)
     for what, n in sorted(built.counts.items()):
         if n:
-            log.warning("%s: %d", what, n) if what.startswith("bad_") else log.info("%s: %d", what, n)
+            log.warning("%s: %d", what, n) if what.startswith(("bad_", "rows_without")) else log.info("%s: %d", what, n)
     for r in built.provenance.itertuples():
         if r.outcome == "*":
             log.info("outcome source %s: %d records (%d undated, %d malformed dates, %d dates without a code)",
