@@ -13,7 +13,7 @@ import sys
 # name -> (module, function that takes the parsed args, help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("ecgcmr.synth.cohort", "cli", "write a synthetic UK Biobank cohort"),
-    "bulk-index": ("ecgcmr.bulk", "cli", "list flat or nested bulk folders once: which files ingest uses, and why not the others"),
+    "bulk-index": ("ecgcmr.bulk", "cli", "index bulk folders (flat or nested): files ingest uses, why not others"),
     "ingest-ecg": ("ecgcmr.ecg.ingest", "cli", "CardioSoft / MUSE XML or WFDB records -> ECG parquet cache"),
     "ingest-cmr": ("ecgcmr.cmr.ingest", "cli", "UKB short-axis zips -> NIfTI cines"),
     "ingest-tables": ("ecgcmr.targets", "cli", "phenotype and diagnosis tables -> targets table"),
