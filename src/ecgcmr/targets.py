@@ -92,9 +92,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cli(args) -> int:
-    import yaml
+    from .config import load_config
 
-    cfg = yaml.safe_load(Path(args.config).read_text())
+    cfg = load_config(args.config)
     try:
         ingest_tables(args.main_table, args.diagnoses, args.out, args.exclusions, cfg["phenotype_fields"],
                       cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2),

@@ -130,13 +130,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefer-repeat", choices=["last", "first"], default="last",
                         help="repeated acquisitions of one slice: keep the last or the first")
     parser.add_argument("--instance", type=int, default=None, help="only this UKB instance (e.g. 2)")
+    parser.add_argument("--config", default="config/config.yaml",
+                        help="pipeline config (validated; its `cmr` section bounds the work per zip)")
 
 
 def cli(args: argparse.Namespace) -> int:
     from ..logs import setup
 
     setup()
-    params = {"prefer_repeat": args.prefer_repeat}
+    from ..config import load_config
+
+    params = {**load_config(args.config)["cmr"], "prefer_repeat": args.prefer_repeat}
     if args.instance is not None:
         params["instance"] = args.instance
     ingest_cmr_shard(args.cmr_dir, args.shard, args.n_shards, args.out_dir, args.index,
