@@ -34,9 +34,25 @@ def file_digest(path: str | Path) -> str:
 
 
 def rebuild_command(path: str | Path) -> str:
-    """The one command that rebuilds ``path`` (its own rule only; the next ordinary run
-    then redoes what depends on it, as it is newer)."""
-    return f"snakemake {path} --force --cores all  (with the run's --configfile/--profile)"
+    """The one command that rebuilds ``path`` (its own job only; the next ordinary run
+    then redoes what depends on it, as it is newer). A cine is not a rule output itself:
+    the CMR shard index beside it that lists it is."""
+    target = _producing_output(Path(path))
+    return f"snakemake {target} --force --cores all  (with the run's --configfile/--profile)"
+
+
+def _producing_output(path: Path) -> Path | str:
+    if not path.name.endswith(".nii.gz"):
+        return path
+    import pandas as pd
+
+    for shard in sorted(path.parent.glob("shard_*.parquet")):
+        try:
+            if str(path) in set(pd.read_parquet(shard, columns=["path"])["path"].astype(str)):
+                return shard
+        except Exception:  # noqa: BLE001 - a damaged neighbour only loses the precise hint
+            continue
+    return f"{path.parent}/shard_<k>.parquet (the CMR shard index listing {path.name})"
 
 
 def corrupt(path: str | Path, what: str) -> CacheCorruptError:
