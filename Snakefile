@@ -18,6 +18,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/lock.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/cmr.smk"
 include: "workflow/rules/pretrain.smk"

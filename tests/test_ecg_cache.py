@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -146,14 +147,20 @@ def test_wfdb_ingest_real_records_float32(tmp_path):
     assert ex[["eid", "reason"]].values.tolist() == [["100", "not_12_lead"]]
 
 
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+
+
 def test_cli_ingests_a_folder(cohort, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for p in sorted((cohort["root"] / "raw").glob("*_20205_2_0.xml"))[:2]:
         shutil.copy(p, folder)
     out = tmp_path / "cli.parquet"
+    # a config that does not exist is refused (it once meant silent library defaults)
     assert ecgcmr_main(["ingest-ecg", "--input", str(folder), "--out", str(out),
-                        "--config", str(tmp_path / "absent.yaml")]) == 0
+                        "--config", str(tmp_path / "absent.yaml")]) == 2 and not out.exists()
+    assert ecgcmr_main(["ingest-ecg", "--input", str(folder), "--out", str(out),
+                        "--config", str(REPO_CONFIG)]) == 0
     assert pq.read_table(out).num_rows + len(exclusions.read(tmp_path / "cli.exclusions.csv")) == 2
 
 

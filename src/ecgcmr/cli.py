@@ -33,7 +33,26 @@ def main(argv: list[str] | None = None) -> int:
             adder(p)
     args = parser.parse_args(argv)
     module, func = args._target
-    return int(getattr(importlib.import_module(module), func)(args) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), func)(args) or 0)
+    except USER_ERRORS as e:
+        # a wrong command line or a missing/invalid input is the user's to fix: one line
+        # naming the file and the reason, not a traceback
+        print(f"ecgcmr {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .config import ConfigError
+    from .errors import InputError
+
+    return (ConfigError, InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {e.strerror}"
+    return " ".join(str(e).split())
 
 
 def _add_arguments(module: str):
@@ -44,6 +63,8 @@ def _add_arguments(module: str):
     except ImportError:
         return None
 
+
+USER_ERRORS = _user_errors()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -92,6 +92,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cli(args) -> int:
+    for flag, path in (("--ecg-dir", args.ecg_dir), ("--cmr-dir", args.cmr_dir), ("--targets", args.targets)):
+        if not Path(path).exists():
+            raise FileNotFoundError(2, f"{flag} does not exist", str(path))
     write_splits(args.ecg_dir, args.cmr_dir, args.targets, args.out, args.paired, args.ecg_only, args.seed,
                  args.instance)
     return 0

@@ -177,15 +177,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cli(args) -> int:
-    import yaml
+    from .config import load_config
 
-    cfg = yaml.safe_load(Path(args.config).read_text())
-    try:
-        ingest_tables(args.main_table, args.diagnoses, args.out, args.exclusions, cfg["phenotype_fields"],
-                      cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2),
-                      cfg.get("outcome_window"), cfg.get("outcome_fields", src.DEFAULT_FIELDS),
-                      args.hesin_diag, args.hesin)
-    except InputError as e:
-        log.error("%s", e)
-        return 2
+    cfg = load_config(args.config)
+    # a bad table raises InputError: ecgcmr.cli prints it as one line and exits 2
+    ingest_tables(args.main_table, args.diagnoses, args.out, args.exclusions, cfg["phenotype_fields"],
+                  cfg["demographic_fields"], cfg["outcomes"], cfg["cohort"].get("instance", 2),
+                  cfg.get("outcome_window"), cfg.get("outcome_fields", src.DEFAULT_FIELDS),
+                  args.hesin_diag, args.hesin)
     return 0

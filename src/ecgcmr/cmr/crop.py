@@ -43,6 +43,7 @@ from monai.transforms import ResizeWithPadOrCrop, ScaleIntensityRangePercentiles
 
 from .. import exclusions
 from ..errors import InputError
+from ..integrity import verify_file
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM
 from .segment import read_cine
 
@@ -153,8 +154,9 @@ def crop_shard(seg_shard: str, cmr_index: str, out_dir: str, out_shard: str, out
                params: dict) -> pd.DataFrame:
     """The ``crop`` rule for one shard: every subject of the seg table → crops + index."""
     seg = pd.read_parquet(seg_shard, columns=["eid", "ed_frame", "es_frame", "mask_path"])
-    index = pd.read_parquet(cmr_index, columns=["eid", "path"])
+    index = pd.read_parquet(cmr_index)
     cines = dict(zip(index["eid"].astype(str), index["path"]))
+    digests = dict(zip(index["eid"].astype(str), index["sha256"])) if "sha256" in index else {}
     rows, excluded = [], []
     t0 = time.perf_counter()
     for r in seg.itertuples(index=False):
@@ -162,6 +164,7 @@ def crop_shard(seg_shard: str, cmr_index: str, out_dir: str, out_shard: str, out
         try:
             if eid not in cines:
                 raise InputError(cmr_index, "missing_cine", "segmented subject absent from the CMR index")
+            verify_file(cines[eid], digests.get(eid))
             rows.append(crop_subject(eid, cines[eid], r.mask_path, int(r.ed_frame), int(r.es_frame),
                                      out_dir, params))
         except InputError as e:

@@ -20,7 +20,9 @@ from .. import exclusions as excl
 from ..errors import InputError
 from ..ids import files_for_shard, parse_bulk_name
 from ..io.dicom_cine import Cine
-from ..io.ukb_cmr_zip import DEFAULT_MAX_MEMBER_MB, DEFAULT_MAX_TOTAL_MB, read_cmr_zip
+from ..integrity import file_digest
+from ..io.ukb_cmr_zip import (DEFAULT_MAX_MEMBER_MB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MB,
+                              DEFAULT_TIME_BUDGET_S, read_cmr_zip)
 
 STAGE = "ingest_cmr"
 FIELD = 20209
@@ -30,6 +32,7 @@ INDEX_SCHEMA = {
     "eid": "string", "path": "string", "nx": "int32", "ny": "int32", "nz": "int32", "nt": "int32",
     "dx": "float32", "dy": "float32", "dz": "float32", "dt_ms": "float32",
     "n_series": "int32", "series": "string", "quirks": "string", "source": "string",
+    "sha256": "string",   # of the NIfTI as written (ecgcmr.integrity)
 }
 
 
@@ -52,7 +55,9 @@ def ingest_cmr_shard(cmr_dir: str | Path, shard: int, n_shards: int, out_dir: st
         try:
             cine = read_cmr_zip(zpath, prefer_repeat=params.get("prefer_repeat", "last"),
                                 max_total_mb=float(params.get("max_total_mb", DEFAULT_MAX_TOTAL_MB)),
-                                max_member_mb=float(params.get("max_member_mb", DEFAULT_MAX_MEMBER_MB)))
+                                max_member_mb=float(params.get("max_member_mb", DEFAULT_MAX_MEMBER_MB)),
+                                max_members=int(params.get("max_members", DEFAULT_MAX_MEMBERS)),
+                                time_budget_s=float(params.get("zip_time_budget_s", DEFAULT_TIME_BUDGET_S)))
         except InputError as e:
             log.warning("excluded %s: %s", eid, e)
             excluded.append(excl.Exclusion.from_error(eid, STAGE, e))
@@ -82,7 +87,12 @@ def write_cine_nifti(cine: Cine, path: str | Path) -> None:
     img.header.set_zooms(img.header.get_zooms()[:3] + (cine.frame_interval_ms,))
     path = Path(path)
     tmp = path.with_name(path.name + ".part.nii.gz")
-    img.to_filename(str(tmp))
+    try:
+        img.to_filename(str(tmp))
+    except OSError as e:   # disk full, quota: the job stops, no partial cine is left behind
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, f"writing {path} failed ({e.strerror or e}); cines written "
+                      f"before it are kept, rerun the job once there is space") from e
     os.replace(tmp, path)           # no half-written cine if the job is killed
 
 
@@ -93,7 +103,7 @@ def _index_row(eid: str, out: Path, cine: Cine, source: Path) -> dict:
             "dx": dx, "dy": dy, "dz": dz, "dt_ms": cine.frame_interval_ms,
             "n_series": cine.n_series_total,
             "series": ";".join(s["description"] for s in cine.series),
-            "quirks": "; ".join(cine.notes), "source": str(source)}
+            "quirks": "; ".join(cine.notes), "source": str(source), "sha256": file_digest(out)}
 
 
 def index_frame(rows: list[dict]) -> pd.DataFrame:
@@ -123,13 +133,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefer-repeat", choices=["last", "first"], default="last",
                         help="repeated acquisitions of one slice: keep the last or the first")
     parser.add_argument("--instance", type=int, default=None, help="only this UKB instance (e.g. 2)")
+    parser.add_argument("--config", default="config/config.yaml",
+                        help="pipeline config (validated; its `cmr` section bounds the work per zip)")
 
 
 def cli(args: argparse.Namespace) -> int:
     from ..logs import setup
 
     setup()
-    params = {"prefer_repeat": args.prefer_repeat}
+    from ..config import load_config
+
+    params = {**load_config(args.config)["cmr"], "prefer_repeat": args.prefer_repeat}
     if args.instance is not None:
         params["instance"] = args.instance
     ingest_cmr_shard(args.cmr_dir, args.shard, args.n_shards, args.out_dir, args.index,

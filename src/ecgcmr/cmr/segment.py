@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from .. import exclusions
 from ..errors import InputError
+from ..integrity import verify_file
 from ..ids import shard_of
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
 from ..train.distributed import resolve_device
@@ -119,8 +120,10 @@ def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, ou
     index = index[[shard_of(e, n_shards) == shard for e in index["eid"].astype(str)]]
     rows, excluded = [], []
     t0 = time.perf_counter()
-    for eid, path in zip(index["eid"].astype(str), index["path"]):
+    digests = index["sha256"] if "sha256" in index else [None] * len(index)
+    for eid, path, digest in zip(index["eid"].astype(str), index["path"], digests):
         try:
+            verify_file(path, digest)   # a cine changed since ingest is not segmented
             rows.append(segment_subject(model, arch, eid, path, mask_dir, rules, params, device))
         except InputError as e:
             log.warning("%s excluded: %s", eid, e)

@@ -223,7 +223,7 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
     # a high lr decayed to zero converges in few steps and ends on a settled model
     sched = warmup_cosine(opt, train.get("warmup_epochs", 0) * len(loader), train["epochs"] * len(loader))
     start = 0
-    state = torch.load(checkpoint, map_location=device, weights_only=False) \
+    state = torch.load(checkpoint, map_location=device, weights_only=True) \
         if checkpoint and Path(checkpoint).is_file() else None
     if state is not None and state.get("key") != key:
         # a changed patch, lr or labelled set: the old weights are no starting point

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
+from ..integrity import file_digest, read_parquet_verified, verify_file
 from .record import MEASUREMENTS, STANDARD_LEADS
 from .shared_signals import cache_dir, mapped_signals
 
@@ -67,7 +67,8 @@ def _shard_number(path: str | Path, position: int) -> int:
 
 def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
                      out_exclusions: str | Path | None = None) -> pd.DataFrame:
-    """Index of all cached records: ``eid, shard, row, path, source`` + measurements.
+    """Index of all cached records: ``eid, shard, row, path, source`` + measurements,
+    and ``sha256`` of each record's shard file (checked by every reader).
 
     An eid cached more than once (e.g. two instances, or the same subject in two
     inputs) keeps its first occurrence in shard order; the others are excluded with
@@ -75,12 +76,14 @@ def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
     """
     frames = []
     for pos, path in enumerate(shard_parquets):
-        t = pq.read_table(path, columns=["eid", "source", *MEASUREMENTS]).to_pandas()
+        digest = file_digest(path)
+        t = read_parquet_verified(path, columns=["eid", "source", *MEASUREMENTS]).to_pandas()
+        t["sha256"] = digest
         t.insert(1, "shard", np.int32(_shard_number(path, pos)))
         t.insert(2, "row", np.arange(len(t), dtype=np.int64))
         t.insert(3, "path", str(path))
         frames.append(t)
-    cols = ["eid", "shard", "row", "path", "source", *MEASUREMENTS]
+    cols = ["eid", "shard", "row", "path", "source", *MEASUREMENTS, "sha256"]
     index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     first = index.drop_duplicates("eid", keep="first").set_index("eid")
     dup = index.duplicated("eid", keep="first")
@@ -89,7 +92,7 @@ def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
                       r.source) for r in index[dup].itertuples()]
     index = index[~dup].reset_index(drop=True)
     index = index.astype({"eid": "string", "path": "string", "source": "string", "shard": "int32",
-                          "row": "int64", **{m: "float32" for m in MEASUREMENTS}})
+                          "row": "int64", "sha256": "string", **{m: "float32" for m in MEASUREMENTS}})
     Path(out_index).parent.mkdir(parents=True, exist_ok=True)
     index[cols].to_parquet(out_index, index=False)
     if out_exclusions is not None:
@@ -116,10 +119,12 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
     mean = np.zeros(12)
     m2 = np.zeros(12)
     for path, group in sel.groupby("path", sort=True):
-        table = pq.read_table(path, columns=["signal"])
-        rows = np.sort(group["row"].to_numpy())
+        table = _read_shard_signals(path, _digest_of(group))
+        order = np.argsort(group["row"].to_numpy(), kind="stable")
+        rows, eids = group["row"].to_numpy()[order], group["eid"].astype(str).to_numpy()[order]
         for i in range(0, len(rows), chunk):
             x = decode_signals(table.column("signal").take(pa.array(rows[i:i + chunk]))).astype(np.float64)
+            _refuse_non_finite(x, eids[i:i + chunk], path)
             n_b = x.shape[0] * x.shape[2]
             mean_b = x.mean(axis=(0, 2))
             m2_b = ((x - mean_b[None, :, None]) ** 2).sum(axis=(0, 2))
@@ -134,6 +139,28 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     Path(out_json).write_text(json.dumps(stats, indent=2) + "\n")
     return stats
+
+
+def _digest_of(rows: pd.DataFrame) -> str | None:
+    return str(rows["sha256"].iloc[0]) if "sha256" in rows and len(rows) and pd.notna(rows["sha256"].iloc[0]) else None
+
+
+def _read_shard_signals(path: str | Path, digest: str | None) -> pa.Table:
+    """The signal column of a shard, its file checked against the index's SHA-256 and
+    every page against its write-time CRC."""
+    verify_file(path, digest)
+    return read_parquet_verified(path, columns=["signal"])
+
+
+def _refuse_non_finite(x: np.ndarray, eids: np.ndarray, path: str | Path) -> None:
+    """Normalisation statistics over a NaN/inf would poison every later batch; the
+    records are named so they can be excluded or the shard rebuilt."""
+    bad = ~np.isfinite(x).all(axis=(1, 2))
+    if bad.any():
+        names = [str(e) for e in eids[bad]]
+        raise ValueError(f"{path}: {len(names)} record(s) with non-finite signal values, e.g. eid "
+                         f"{', '.join(names[:5])}: norm stats refused (rebuild the shard if it was "
+                         f"damaged, or exclude these records)")
 
 
 class EcgCache:
@@ -156,6 +183,8 @@ class EcgCache:
         code = {p: i for i, p in enumerate(self._paths)}
         self._code = self.index["path"].astype(str).map(code).to_numpy(np.int64)
         self._row = self.index["row"].to_numpy(np.int64)
+        digests = self.index.drop_duplicates("path").set_index("path")["sha256"] if "sha256" in self.index else {}
+        self._digest = {p: (str(digests[p]) if p in digests and pd.notna(digests[p]) else None) for p in self._paths}
         self._shards: dict[int, np.ndarray] = {}
         self._mmap_dir = cache_dir()
         self.mean = self.scale = None
@@ -172,7 +201,7 @@ class EcgCache:
             path = self._paths[code]
 
             def decode() -> np.ndarray:
-                return decode_signals(pq.read_table(path, columns=["signal"]).column("signal"))
+                return decode_signals(_read_shard_signals(path, self._digest[path]).column("signal"))
 
             self._shards[code] = decode() if self._mmap_dir is None else mapped_signals(path, self._mmap_dir, decode)
         return self._shards[code]

@@ -44,19 +44,22 @@ _reader_kwargs = reader_kwargs   # the name inference/predict.py imported first
 
 
 def ingest_records(items: list[tuple[str, str | Path]], read: Callable[..., EcgRecord],
-                   out_parquet: str | Path, out_exclusions: str | Path, params: dict) -> dict:
-    """Read ``(eid, path)`` items with ``read``, filter, write one shard + exclusions."""
+                   out_parquet: str | Path, out_exclusions: str | Path, params: dict,
+                   also_excluded: list[Exclusion] | None = None) -> dict:
+    """Read ``(eid, path)`` items with ``read``, filter, write one shard + exclusions
+    (``also_excluded``: rows the caller decided on, e.g. files that are no record)."""
     kwargs = reader_kwargs(params)
     n_values = 12 * kwargs["n_samples"]
     dtype = params.get("cache_dtype", "float16")
     out_parquet = Path(out_parquet)
     out_parquet.parent.mkdir(parents=True, exist_ok=True)
-    excluded: list[Exclusion] = []
+    excluded: list[Exclusion] = list(also_excluded or [])
     n_ok, t0 = 0, time.perf_counter()
     # no dictionary encoding / statistics for the signal: ~60k distinct float16 values
     # a row group make both pointless, and they tripled the write time
+    # page checksums: readers verify every page against its write-time CRC (ecgcmr.integrity)
     with pq.ParquetWriter(out_parquet, shard_schema(n_values, dtype), use_dictionary=False,
-                          write_statistics=["eid", *MEASUREMENTS]) as writer:
+                          write_statistics=["eid", *MEASUREMENTS], write_page_checksum=True) as writer:
         batch: list[EcgRecord] = []
         for k, (eid, path) in enumerate(items):
             try:
@@ -67,8 +70,11 @@ def ingest_records(items: list[tuple[str, str | Path]], read: Callable[..., EcgR
                 log.exception("unexpected error reading %s", path)
                 excluded.append(Exclusion(eid, STAGE, "unexpected_error", f"{type(e).__name__}: {e}", str(path)))
             if len(batch) == BATCH or (k == len(items) - 1 and batch):
-                writer.write_table(_filtered_table(batch, params, dtype))
-                n_ok += len(batch)
+                table, implausible = _filtered_table(batch, params, dtype)
+                excluded += implausible
+                if table.num_rows:
+                    writer.write_table(table)
+                n_ok += table.num_rows
                 batch = []
         if n_ok == 0:   # a valid, empty shard with the same schema
             writer.write_table(shard_schema(n_values, dtype).empty_table())
@@ -79,9 +85,28 @@ def ingest_records(items: list[tuple[str, str | Path]], read: Callable[..., EcgR
 
 
 def _filtered_table(batch: list[EcgRecord], params: dict, dtype: str):
+    """The batch's shard table, and exclusions for records of implausible amplitude."""
     signals = preprocess_batch(np.stack([r.signal for r in batch]), params)
-    return shard_table([r.eid for r in batch], [r.source for r in batch], signals,
-                       [r.measurements for r in batch], dtype)
+    keep, excluded = _plausible(batch, signals, params.get("max_amplitude_mv"))
+    batch = [r for r, k in zip(batch, keep) if k]
+    return shard_table([r.eid for r in batch], [r.source for r in batch], signals[keep],
+                       [r.measurements for r in batch], dtype), excluded
+
+
+def _plausible(batch: list[EcgRecord], signals: np.ndarray, max_mv: float | None):
+    """A filtered lead beyond ``max_mv`` (config ``ecg.max_amplitude_mv``) is a wrong
+    gain or unit, not a heart: the ECG-only predictor would turn it into a huge LV."""
+    peak = np.abs(signals).max(axis=2) if signals.size else np.zeros((len(batch), 12))
+    keep = np.ones(len(batch), bool) if max_mv is None else ~(peak > float(max_mv)).any(axis=1)
+    excluded = []
+    for r, p, k in zip(batch, peak, keep):
+        if not k:
+            lead = int(np.argmax(p))
+            excluded.append(Exclusion(r.eid, STAGE, "implausible_amplitude",
+                                      f"lead {r.leads[lead]} peaks at "
+                                      f"{p[lead]:.1f} mV after filtering, over ecg.max_amplitude_mv = "
+                                      f"{float(max_mv):g} (wrong gain or units?)", r.source))
+    return keep, excluded
 
 
 def ingest_ecg_shard(ecg_dir: str | Path, shard: int, n_shards: int, out_parquet: str | Path,
@@ -111,30 +136,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output shard parquet")
     p.add_argument("--exclusions", help="output exclusions CSV (default: next to --out)")
     p.add_argument("--format", choices=["auto", "xml", "wfdb"], default="auto")
-    p.add_argument("--config", default="config/config.yaml", help="its `ecg` section gives the filter settings")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="pipeline config (validated; its `ecg` section gives the filter settings)")
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--n-shards", type=int, default=1, help="only records with shard_of(eid) == --shard")
 
 
 def cli(args) -> int:
-    import yaml
-
+    from ..config import load_config
     from ..logs import setup
 
     setup()
-    cfg_path = Path(args.config)
-    params = yaml.safe_load(cfg_path.read_text()).get("ecg", {}) if cfg_path.exists() else {}
+    params = load_config(args.config)["ecg"]
     folder = Path(args.input)
-    fmt = args.format
-    if fmt == "auto":
-        fmt = "xml" if any(folder.glob("*.xml")) else "wfdb"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--input {folder} is not a folder")
     exclusions = args.exclusions or str(Path(args.out).with_suffix("")) + ".exclusions.csv"
     mine = lambda eid: shard_of(eid, args.n_shards) == args.shard  # noqa: E731
-    if fmt == "xml":
-        items = [(eid_from_path(p), p) for p in sorted(folder.glob("*.xml")) if mine(eid_from_path(p))]
-        summary = ingest_records(items, read_ecg_xml, args.out, exclusions, params)
-    else:
-        records = [p.with_suffix("") for p in sorted(folder.glob("*.hea")) if mine(p.stem)]
-        summary = ingest_wfdb(records, args.out, exclusions, params)
+    items, unused = input_items(folder, args.format)
+    items = [(eid, p) for eid, p in items if mine(eid)]
+    unused = [u for u in unused if mine(u.eid)]
+    summary = ingest_records(items, read_any, args.out, exclusions, params, also_excluded=unused)
     print(f"{summary['n_records']} records -> {args.out}; {summary['n_excluded']} excluded -> {exclusions}")
     return 0
+
+
+def read_any(path: str | Path, eid: str, **kwargs) -> EcgRecord:
+    """An XML (CardioSoft or MUSE) or a WFDB record, by the file's suffix."""
+    return (read_ecg_xml if Path(path).suffix.lower() == ".xml" else read_wfdb_record)(path, eid, **kwargs)
+
+
+def input_items(folder: Path, fmt: str = "auto") -> tuple[list[tuple[str, Path]], list[Exclusion]]:
+    """``(eid, path)`` of every record of ``folder`` (XML files and WFDB headers), and an
+    exclusion row for each file that belongs to neither, or to the format not asked
+    for, so no file of the folder is passed over without a word."""
+    items, unused = [], []
+    wfdb_parts = {".dat", ".mat", ".atr", ".hea", ".xyz", ".qrs"}
+    heads = {p.with_suffix("") for p in folder.glob("*.hea")}
+    for p in sorted(q for q in folder.iterdir() if q.is_file()):
+        suffix = p.suffix.lower()
+        is_xml, is_head = suffix == ".xml", suffix == ".hea"
+        eid = eid_from_path(p) if is_xml else p.stem
+        if (is_xml and fmt in ("auto", "xml")) or (is_head and fmt in ("auto", "wfdb")):
+            items.append((eid, p.with_suffix("") if is_head else p))
+        elif is_xml or is_head:
+            unused.append(Exclusion(eid, STAGE, "format_not_selected", f"--format {fmt}", str(p)))
+        elif suffix in wfdb_parts and p.with_suffix("") in heads:
+            continue   # a signal/annotation file of a record read through its header
+        elif not p.name.startswith("."):
+            reason = "wfdb_without_header" if suffix in wfdb_parts else "unrecognised_file"
+            unused.append(Exclusion(eid, STAGE, reason, "neither an ECG XML nor a WFDB header (.hea)", str(p)))
+    return items, unused

@@ -18,13 +18,17 @@ from scipy.ndimage import convolve1d
 
 FILTER_KEYS = ("sample_rate", "highpass_hz", "highpass_order", "notch_hz", "notch_q",
                "savgol_window", "savgol_polyorder")
-DEFAULTS = {"sample_rate": 500, "highpass_hz": 0.5, "highpass_order": 4, "notch_hz": 60.0,
-            "notch_q": 40.0, "savgol_window": 15, "savgol_polyorder": 3}
 
 
 def filter_params(params: dict) -> dict:
-    """The filter settings out of ``config['ecg']`` (missing keys take the defaults)."""
-    return {k: params.get(k, DEFAULTS[k]) for k in FILTER_KEYS}
+    """The filter settings out of ``config['ecg']``. Every key must be there: the
+    config schema (ecgcmr.config) is the one source of defaults, so a command can never
+    filter differently from the workflow through a fallback of its own."""
+    missing = [k for k in FILTER_KEYS if k not in params]
+    if missing:
+        raise ValueError(f"ECG filter settings lack {missing}: pass the validated config['ecg'] "
+                         f"(ecgcmr.config.load_config)")
+    return {k: params[k] for k in FILTER_KEYS}
 
 
 @lru_cache(maxsize=16)
@@ -64,7 +68,7 @@ def savgol(x: np.ndarray, window: int, polyorder: int) -> np.ndarray:
 
 
 def filter_ecg(x: np.ndarray, sample_rate: float = 500, highpass_hz: float = 0.5, highpass_order: int = 4,
-               notch_hz: float | None = 60.0, notch_q: float = 40.0, savgol_window: int = 15,
+               notch_hz: float | None = 50.0, notch_q: float = 40.0, savgol_window: int = 15,
                savgol_polyorder: int = 3) -> np.ndarray:
     """Filter (..., T) signals along the last axis; returns the input's dtype and shape.
 

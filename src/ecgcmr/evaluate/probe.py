@@ -275,7 +275,8 @@ def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed
         res.value, res.reason = score(task, y_test, pred)
         res.best_epoch = hist["best_epoch"]
         weights = {"state_dict": model.state_dict(), "config": model.config, "task": task,
-                   "target": target, "x_mean": x_mean.astype(np.float32), "x_std": x_std.astype(np.float32),
+                   "target": target, "x_mean": torch.from_numpy(x_mean.astype(np.float32)),
+                   "x_std": torch.from_numpy(x_std.astype(np.float32)),
                    "y_mean": y_mean, "y_std": y_std, "prior_logit_shift": prior_shift, "history": hist["epochs"]}
     log.info("%s / %s / seed %d: %s = %s %s", representation, target, seed, res.metric, res.value, res.reason)
     return res, weights
@@ -310,10 +311,15 @@ def read_result(path: str | Path) -> dict:
 
 def load_probe(path: str | Path) -> dict | None:
     """A saved probe: dict with ``model`` ready for inference, or None if the target
-    could not be trained."""
-    w = torch.load(path, map_location="cpu", weights_only=False)
+    could not be trained.
+
+    Loaded with ``weights_only=True``: a probe file is tensors and primitives only, so a
+    crafted pickle in a run folder is refused instead of executed."""
+    w = torch.load(path, map_location="cpu", weights_only=True)
     if w is None:
         return None
+    # probes saved before the standardiser was stored as tensors do not load here
+    w = {**w, "x_mean": np.asarray(w["x_mean"], np.float32), "x_std": np.asarray(w["x_std"], np.float32)}
     model = MLPProbe(**w["config"])
     model.load_state_dict(w["state_dict"])
     model.eval()
