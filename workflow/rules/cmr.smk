@@ -1,24 +1,32 @@
 # CMR volumes (paper 2.1): heart segmentation -> LV/RV volume curves and ED/ES frames
 # -> six central slices per phase cropped around the heart (+ the 2D / 2D+t baselines'
 # inputs). Per-subject work is scattered over the ingest shards (ecgcmr.ids.shard_of).
+from ecgcmr.cmr.labelled import normalise_sources, segmentation_method
+
 SEG = cfg("segmentation")
 CROP = cfg("crop")
+# unet (given weights, or train_segmenter on the labelled set) or the training-free
+# localiser; auto: the localiser when neither weights nor labels are given (real data).
+SEG_METHOD = segmentation_method(SEG, cfg("cohort", "synthetic"), cfg("cohort", "truth_dir"))
+if SEG_METHOD == "localise":
+    logger.warning("segmentation: no weights or labelled set given; heart boxes and ED/ES come "
+                   "from the training-free localiser (segmentation.method: localise)")
 # Given weights replace the trained segmenter: train_segmenter is then not defined.
-SEGMENTER = SEG["weights"] or P.segmenter
-LABELLED = {**SEG["labelled"],
-            "masks_dir": SEG["labelled"]["masks_dir"] or str(Path(cfg("cohort", "truth_dir"), "masks"))}
+SEGMENTER = None if SEG_METHOD == "localise" else (SEG["weights"] or P.segmenter)
+# segmentation.labelled as a list of sources (acdc | mnms | nifti; ecgcmr.cmr.labelled)
+LABELLED = normalise_sources(SEG["labelled"], cfg("cohort", "truth_dir"), cfg("cohort", "synthetic"))
 
 
 # The cohort's cines and splits when the labelled set is the cohort itself; the
 # synthetic truth masks appear with the synthetic cohort.
 SEGMENTER_TRAINING_INPUTS = {
     "splits": P.splits,
-    **({} if SEG["labelled"]["images_dir"] else {"cmr_index": P.cmr_index}),
+    **({"cmr_index": P.cmr_index} if any(s["format"] == "nifti" and not s["path"] for s in LABELLED) else {}),
     **({"synth": P.synth_done} if cfg("cohort", "synthetic") else {}),
 }
 
 
-if not SEG["weights"]:
+if SEG_METHOD == "unet" and not SEG["weights"]:
 
     rule train_segmenter:
         input:
@@ -31,6 +39,7 @@ if not SEG["weights"]:
             model=SEG["model"],
             train={k: v for k, v in SEG["train"].items() if k != "resources"},
             intensity_percentiles=SEG["intensity_percentiles"],
+            spacing_mm=SEG.get("spacing_mm"),
             device=SEG["device"],
         threads: SEG["train"]["resources"]["cpus_per_task"]
         resources:
@@ -52,7 +61,7 @@ if not SEG["weights"]:
 rule segment:
     input:
         cmr_index=P.cmr_index,
-        model=SEGMENTER,
+        **({"model": SEGMENTER} if SEGMENTER else {}),
     output:
         shard=P.seg_shard,
         exclusions=P.seg_shard_exclusions,
@@ -63,6 +72,8 @@ rule segment:
         batch_size=SEG["batch_size"],
         largest_component=SEG["largest_component"],
         qc=SEG["qc"],
+        method=SEG_METHOD,
+        localise=SEG.get("localise") or {},
     threads: SEG["resources"]["cpus_per_task"]
     resources:
         gpu=1,

@@ -26,6 +26,8 @@ from ..errors import InputError
 from ..ids import shard_of
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
 from ..train.distributed import resolve_device
+from .localise import LocaliserParams, localise_cine
+from .resample import back_to_grid, to_spacing
 from .segmenter import load_segmenter, normalise, predict_labels
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,17 @@ def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str |
     image, affine = read_cine(cine_path)
     if image.shape[2] < rules.min_slices:  # checked before inference: nothing to segment
         check_curve(np.zeros(image.shape[3]), image.shape[2], rules, cine_path)
-    labels = segment_cine(model, image, arch["intensity_percentiles"], params["batch_size"], device,
-                          int(np.prod(arch["strides"])), params["largest_component"],
-                          # absent from weights saved before the patch was recorded
-                          patch=int(arch.get("patch") or 0))
+    if model is None:  # segmentation.method: localise
+        labels = localise_cine(image, affine, params.get("localise"), cine_path)
+    else:
+        # the net's own in-plane spacing (absent from weights saved before it was recorded)
+        net_image, net_affine = to_spacing(image, affine, arch.get("spacing_mm"), "bilinear")
+        labels = segment_cine(model, net_image, arch["intensity_percentiles"], params["batch_size"], device,
+                              int(np.prod(arch["strides"])), params["largest_component"],
+                              # absent from weights saved before the patch was recorded
+                              patch=int(arch.get("patch") or 0))
+        if arch.get("spacing_mm"):
+            labels = back_to_grid(labels, net_affine, affine, image.shape)
     lv, rv = volume_curve(labels, LV_BLOOD_POOL, affine), volume_curve(labels, RV_BLOOD_POOL, affine)
     check_curve(lv, image.shape[2], rules, cine_path)
     mask_path = Path(mask_dir, f"{eid}.nii.gz")
@@ -109,11 +118,18 @@ def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str |
 
 def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, out_shard: str,
                   out_exclusions: str, mask_dir: str, params: dict) -> pd.DataFrame:
-    """The ``segment`` rule for one shard of the CMR index."""
+    """The ``segment`` rule for one shard of the CMR index. ``model_path`` None (or
+    ``params["method"] == "localise"``): the training-free localiser (``localise``)."""
     if params.get("threads"):
         torch.set_num_threads(int(params["threads"]))
     device = resolve_device(params.get("device", "auto"))
-    model, arch = load_segmenter(model_path, device)
+    if params.get("method", "unet") == "localise" or model_path is None:
+        model, arch = None, {}
+        LocaliserParams.from_config(params.get("localise"))  # a bad key fails here, not per subject
+        log.warning("segment shard %d: no segmenter weights or labelled set; heart boxes and ED/ES "
+                    "come from the training-free localiser (segmentation.method: localise)", shard)
+    else:
+        model, arch = load_segmenter(model_path, device)
     rules = CurveRules.from_config(params["qc"])
     index = pd.read_parquet(cmr_index)
     index = index[[shard_of(e, n_shards) == shard for e in index["eid"].astype(str)]]
@@ -125,6 +141,11 @@ def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, ou
         except InputError as e:
             log.warning("%s excluded: %s", eid, e)
             excluded.append(exclusions.Exclusion.from_error(eid, STAGE, e))
+        # a cine no check foresaw (a real scan the localiser has never met) must not
+        # stop the cohort: the subject is excluded with the error, the traceback logged
+        except Exception as e:  # noqa: BLE001
+            log.exception("%s: unexpected error segmenting %s", eid, path)
+            excluded.append(exclusions.Exclusion(eid, STAGE, "segment_error", f"{type(e).__name__}: {e}", str(path)))
     log.info("segment shard %d: %d subjects, %d excluded, %.1f s on %s", shard, len(rows),
              len(excluded), time.perf_counter() - t0, device)
     df = pd.DataFrame(rows, columns=SCHEMA.names)
