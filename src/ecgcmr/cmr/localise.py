@@ -7,7 +7,8 @@ short-axis contours), the heart is found from the cine alone:
    cycle: each pixel's first temporal harmonic (amplitude of the cycle-long Fourier
    component; the cine covers one R-R interval) is large where blood and myocardium
    alternate, i.e. at the moving ventricular borders, and near zero for static
-   tissue, fat, lungs and the atria above the base.
+   tissue, fat, lungs and the atria above the base. A peak below ``min_motion`` (of
+   the percentile-normalised intensity range) is a cine where nothing beats.
 2. **The heart region.** The slice-averaged motion map is thresholded at
    ``motion_threshold`` of its peak, closed over ``merge_mm`` (the LV and RV borders
    are one heart), and its connected components within ``max_centre_offset`` of the
@@ -47,6 +48,7 @@ class LocaliserParams:
     """Config ``segmentation.localise``."""
 
     motion_threshold: float = 0.3
+    min_motion: float = 0.05
     merge_mm: float = 20.0
     max_centre_offset: float = 0.35
     ambiguity_ratio: float = 0.6
@@ -101,8 +103,9 @@ def _normalise(image: np.ndarray, percentiles) -> np.ndarray:
 def heart_region(motion_xy: np.ndarray, pix: np.ndarray, p: LocaliserParams, path: str = "") -> np.ndarray:
     """Boolean (x, y) mask of the one moving region near the centre (step 2)."""
     m = ndimage.gaussian_filter(motion_xy, sigma=3.0 / pix)
-    if not np.isfinite(m).all() or m.max() <= 0:
-        raise InputError(path, "no_moving_region", "the cine does not change over time")
+    if not np.isfinite(m).all() or m.max() < p.min_motion:
+        raise InputError(path, "no_moving_region", f"peak first-harmonic amplitude {m.max():.3f} of the "
+                         f"normalised cine < {p.min_motion}: nothing beats")
     r = np.maximum(np.rint(p.merge_mm / 2 / pix).astype(int), 1)
     closed = ndimage.binary_closing(m > p.motion_threshold * m.max(),
                                     structure=np.ones((2 * r[0] + 1, 2 * r[1] + 1), bool))
