@@ -87,23 +87,28 @@ def segment_cine(model: torch.nn.Module, image: np.ndarray, percentiles, batch_s
     return keep_largest_components(labels) if largest_component else np.ascontiguousarray(labels)
 
 
+def cine_labels(model, arch: dict, image: np.ndarray, affine: np.ndarray, params: dict, device: str,
+                path: str = "") -> np.ndarray:
+    """Labels (x, y, z, t) on the cine's own grid: the localiser's (``model`` None) or
+    the net's, at the net's in-plane spacing (``arch["spacing_mm"]``) and back."""
+    if model is None:  # segmentation.method: localise
+        return localise_cine(image, affine, params.get("localise"), path)
+    # absent from weights saved before the spacing was recorded: the cine's own
+    net_image, net_affine = to_spacing(image, affine, arch.get("spacing_mm"), "bilinear")
+    labels = segment_cine(model, net_image, arch["intensity_percentiles"], params["batch_size"], device,
+                          int(np.prod(arch["strides"])), params["largest_component"],
+                          # absent from weights saved before the patch was recorded
+                          patch=int(arch.get("patch") or 0))
+    return back_to_grid(labels, net_affine, affine, image.shape) if arch.get("spacing_mm") else labels
+
+
 def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str | Path,
                     rules: CurveRules, params: dict, device: str) -> dict:
     """One seg-table row; raises ``InputError`` for a subject to exclude."""
     image, affine = read_cine(cine_path)
     if image.shape[2] < rules.min_slices:  # checked before inference: nothing to segment
         check_curve(np.zeros(image.shape[3]), image.shape[2], rules, cine_path)
-    if model is None:  # segmentation.method: localise
-        labels = localise_cine(image, affine, params.get("localise"), cine_path)
-    else:
-        # the net's own in-plane spacing (absent from weights saved before it was recorded)
-        net_image, net_affine = to_spacing(image, affine, arch.get("spacing_mm"), "bilinear")
-        labels = segment_cine(model, net_image, arch["intensity_percentiles"], params["batch_size"], device,
-                              int(np.prod(arch["strides"])), params["largest_component"],
-                              # absent from weights saved before the patch was recorded
-                              patch=int(arch.get("patch") or 0))
-        if arch.get("spacing_mm"):
-            labels = back_to_grid(labels, net_affine, affine, image.shape)
+    labels = cine_labels(model, arch, image, affine, params, device, cine_path)
     lv, rv = volume_curve(labels, LV_BLOOD_POOL, affine), volume_curve(labels, RV_BLOOD_POOL, affine)
     check_curve(lv, image.shape[2], rules, cine_path)
     mask_path = Path(mask_dir, f"{eid}.nii.gz")

@@ -26,7 +26,6 @@ import signal
 import zlib
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
