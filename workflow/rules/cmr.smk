@@ -88,10 +88,45 @@ rule segment:
         "../scripts/segment.py"
 
 
+# Volumes vs UKB's own (fields 24100/24101/24103) or, on the synthetic cohort, the
+# generator's truth; always reported, excluding only with agreement.exclude.
+AGREE = SEG.get("agreement") or {"exclude": False, "max_edv_diff_ml": 30.0, "max_esv_diff_ml": 30.0,
+                                  "max_ef_diff": 10.0}
+AGREE_SOURCE = "truth" if cfg("cohort", "synthetic") else "ukb"
+
+
+rule seg_agreement:
+    input:
+        seg=expand(P.seg_shard, shard=SHARDS),
+        reference=P.synth_done if AGREE_SOURCE == "truth" else P.targets,
+    output:
+        csv=P.seg_agreement("csv"),
+        json=P.seg_agreement("json"),
+        png=report(P.seg_agreement("png"), caption="../report/seg_agreement.rst", category="CMR QC",
+                   labels={"figure": "segmentation vs reference volumes"}),
+        exclusions=P.seg_agreement("exclusions.csv"),
+    params:
+        reference=str(Path(cfg("cohort", "truth_dir"), "latents.parquet")) if AGREE_SOURCE == "truth" else P.targets,
+        source=AGREE_SOURCE,
+        method=SEG_METHOD,
+        limits=AGREE,
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        cpus_per_task=1,
+    log:
+        P.log("seg_agreement"),
+    benchmark:
+        P.benchmark("seg_agreement")
+    script:
+        "../scripts/seg_agreement.py"
+
+
 rule crop:
     input:
         seg=P.seg_shard,
         cmr_index=P.cmr_index,
+        **({"disagree": P.seg_agreement("exclusions.csv")} if AGREE["exclude"] else {}),
     output:
         shard=P.crop_shard,
         exclusions=P.crop_shard_exclusions,
@@ -150,7 +185,8 @@ rule crop_index:
 
 
 EXCLUSION_TABLES += [
+    P.seg_agreement("exclusions.csv"),
     *expand(P.seg_shard_exclusions, shard=SHARDS),
     *expand(P.crop_shard_exclusions, shard=SHARDS),
 ]
-ALL_TARGETS += [P.crop_index, *expand(P.crop_qc, shard=SHARDS)]
+ALL_TARGETS += [P.crop_index, *expand(P.crop_qc, shard=SHARDS), P.seg_agreement("png")]
