@@ -9,8 +9,9 @@ CROP = cfg("crop")
 # localiser; auto: the localiser when neither weights nor labels are given (real data).
 SEG_METHOD = segmentation_method(SEG, cfg("cohort", "synthetic"), cfg("cohort", "truth_dir"))
 if SEG_METHOD == "localise":
-    logger.warning("segmentation: no weights or labelled set given; heart boxes and ED/ES come "
-                   "from the training-free localiser (segmentation.method: localise)")
+    logger.warning("segmentation: heart boxes and ED/ES come from the training-free localiser ("
+                   + ("segmentation.method: localise" if SEG.get("method") == "localise"
+                      else "auto: no weights or labelled set given") + ")")
 # Given weights replace the trained segmenter: train_segmenter is then not defined.
 SEGMENTER = None if SEG_METHOD == "localise" else (SEG["weights"] or P.segmenter)
 # segmentation.labelled as a list of sources (acdc | mnms | nifti; ecgcmr.cmr.labelled)

@@ -131,8 +131,8 @@ def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, ou
     if params.get("method", "unet") == "localise" or model_path is None:
         model, arch = None, {}
         LocaliserParams.from_config(params.get("localise"))  # a bad key fails here, not per subject
-        log.warning("segment shard %d: no segmenter weights or labelled set; heart boxes and ED/ES "
-                    "come from the training-free localiser (segmentation.method: localise)", shard)
+        log.warning("segment shard %d: heart boxes and ED/ES come from the training-free localiser "
+                    "(segmentation.method: localise, or auto without weights or a labelled set)", shard)
     else:
         model, arch = load_segmenter(model_path, device)
     rules = CurveRules.from_config(params["qc"])
