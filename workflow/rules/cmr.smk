@@ -75,6 +75,9 @@ rule segment:
         qc=SEG["qc"],
         method=SEG_METHOD,
         localise=SEG.get("localise") or {},
+        # the network and preprocessing of a plain state dict given as weights
+        fallback_arch={**SEG["model"], "intensity_percentiles": SEG["intensity_percentiles"],
+                       "spacing_mm": SEG.get("spacing_mm"), "patch": SEG["train"]["patch"]},
     threads: SEG["resources"]["cpus_per_task"]
     resources:
         gpu=1,

@@ -7,4 +7,4 @@ with snakemake_logging(snakemake):
                   snakemake.output.shard, snakemake.output.exclusions, p.mask_dir,
                   {"device": p.device, "batch_size": p.batch_size, "largest_component": p.largest_component,
                    "qc": p.qc, "threads": snakemake.threads,
-                   "method": p.method, "localise": p.localise})
+                   "method": p.method, "localise": p.localise, "fallback_arch": p.fallback_arch})

@@ -28,7 +28,8 @@ from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, che
 from ..train.distributed import resolve_device
 from .localise import LocaliserParams, localise_cine
 from .resample import back_to_grid, to_spacing
-from .segmenter import load_segmenter, normalise, predict_labels
+from .segmenter import normalise, predict_labels
+from .weights import load_weights
 
 log = logging.getLogger(__name__)
 STAGE = "segment"
@@ -134,7 +135,7 @@ def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, ou
         log.warning("segment shard %d: heart boxes and ED/ES come from the training-free localiser "
                     "(segmentation.method: localise, or auto without weights or a labelled set)", shard)
     else:
-        model, arch = load_segmenter(model_path, device)
+        model, arch = load_weights(model_path, device, params.get("fallback_arch"))
     rules = CurveRules.from_config(params["qc"])
     index = pd.read_parquet(cmr_index)
     index = index[[shard_of(e, n_shards) == shard for e in index["eid"].astype(str)]]
