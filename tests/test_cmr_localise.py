@@ -4,11 +4,14 @@ public MR image through ingest -> localise -> crop."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
+from conftest_cmr import rezip
 from conftest_cmr_volumes import crop_params, render_subjects, segmentation_params, write_subjects
 from test_cmr_seg import _real_mr_cine
 
@@ -18,7 +21,10 @@ from ecgcmr.cmr.labelled import segmentation_method
 from ecgcmr.cmr.localise import localise_cine
 from ecgcmr.cmr.phases import LV_BLOOD_POOL, LV_MYOCARDIUM, select_phases, volume_curve
 from ecgcmr.cmr.segment import segment_shard
+from ecgcmr.cmr.ingest import write_cine_nifti
 from ecgcmr.errors import InputError
+from ecgcmr.io.ukb_cmr_zip import read_cmr_zip
+from pydicom.data import get_testdata_file
 
 
 def _frame_error(a: int, b: int, n: int) -> int:
@@ -27,7 +33,7 @@ def _frame_error(a: int, b: int, n: int) -> int:
 
 @pytest.fixture(scope="module")
 def subjects():
-    return render_subjects(4, seed=5)
+    return render_subjects(3, seed=5)
 
 
 def test_box_holds_the_myocardium_and_phases_match_truth(subjects):
@@ -112,3 +118,58 @@ def test_real_single_slice_allowed_through_is_excluded_as_not_moving(tmp_path):
 ])
 def test_method_auto_is_the_localiser_without_weights_or_labels(seg, synthetic, expected):
     assert segmentation_method(seg, synthetic, "truth") == expected
+
+
+def _real_mr_stack(tmp_path, n_slices=6, n_frames=12, beat=True):
+    """A multi-slice cine zip from pydicom's real MR_small.dcm: every slice the real
+    image (a new series, 10 mm apart), every frame the image zoomed about its centre by
+    a periodic factor (``beat``), as one UK Biobank-style zip through the real ingest."""
+    from scipy import ndimage
+
+    base = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    pixels = base.pixel_array.astype(float)
+    items = []
+    for k in range(n_slices):
+        for t in range(n_frames):
+            ds = base.copy()
+            zoom = 1 + (0.12 * np.cos(2 * np.pi * t / n_frames) if beat else 0.0)
+            centre = (np.asarray(pixels.shape) - 1) / 2
+            frame = ndimage.affine_transform(pixels, np.eye(2) / zoom, offset=centre - centre / zoom, order=1)
+            ds.PixelData = np.clip(frame, 0, 32767).astype(np.int16).tobytes()
+            ds.SeriesDescription = f"CINE_segmented_SAX_b{k + 1}"
+            ds.SeriesNumber = 20 + k
+            ds.SeriesInstanceUID = f"2.25.1000{k}"
+            ds.SOPInstanceUID = f"2.25.1000{k}.{t + 1}"
+            ds.InstanceNumber = t + 1
+            ds.TriggerTime = str(70 * t)
+            ds.ImagePositionPatient = [-83.9063, -91.2, 6.6406 + 10.0 * k]
+            ds.SliceLocation = 6.6406 + 10.0 * k
+            buf = io.BytesIO()
+            ds.save_as(buf)
+            items.append((f"{k}_{t}.dcm", buf.getvalue()))
+    cine = read_cmr_zip(rezip(tmp_path / "2000001_20209_2_0.zip", items))
+    write_cine_nifti(cine, tmp_path / "2000001.nii.gz")
+    return tmp_path / "2000001.nii.gz"
+
+
+@pytest.mark.parametrize("beat", [True, False])
+def test_real_multi_slice_cine_is_localised_and_cropped_or_excluded_with_a_reason(tmp_path, beat):
+    cine = _real_mr_stack(tmp_path, beat=beat)
+    pd.DataFrame([{"eid": "2000001", "path": str(cine)}]).to_parquet(tmp_path / "index.parquet")
+    params = segmentation_params()
+    params = {**params, "method": "localise", "qc": {**params["qc"], "min_frames": 10}}
+    seg = segment_shard(str(tmp_path / "index.parquet"), 0, 1, None, str(tmp_path / "seg.parquet"),
+                        str(tmp_path / "ex.csv"), str(tmp_path / "masks"), params)
+    ex = exclusions.read(tmp_path / "ex.csv")
+    assert len(seg) + len(ex) == 1
+    if not beat:  # the same real anatomy, standing still
+        assert ex.reason.tolist() == ["no_moving_region"]
+        return
+    if len(ex):
+        assert ex.reason[0] in {"no_moving_region", "several_candidates", "no_heart_found", "flat_curve",
+                                "ef_out_of_range"}, ex
+        assert ex.path[0] == str(cine) and ex.detail[0]
+    else:
+        crops = crop_shard(str(tmp_path / "seg.parquet"), str(tmp_path / "index.parquet"), str(tmp_path / "crops"),
+                           str(tmp_path / "crops.parquet"), str(tmp_path / "crop_ex.csv"), crop_params())
+        assert len(crops) + len(exclusions.read(tmp_path / "crop_ex.csv")) == 1
