@@ -67,3 +67,13 @@ def test_against_the_synthetic_truth(tmp_path):
                       ("csv", "json", "png", "ex.csv")), LIMITS)
     assert s["reference"] == "the synthetic generator's truth" and s["n_compared"] == 3 and s["n_disagree"] == 0
     assert s["measures"]["lvedv_ml"]["r"] > 0.9
+
+
+def test_a_table_without_a_field_compares_the_others(tmp_path):
+    pd.DataFrame({"eid": ["1", "2", "3"], "LVDV": [150.0, 130.0, 160.0],
+                  "LVEF": [60.0, 61.5, 59.4]}).to_parquet(tmp_path / "t.parquet")   # no LVSV (24102)
+    seg = _seg_shards(tmp_path, [("1", 150.0, 60.0, 60.0), ("2", 132.0, 51.0, 61.4), ("3", 158.0, 66.0, 58.2)])
+    s = seg_agreement(seg, str(tmp_path / "t.parquet"), "ukb", "unet", *(str(tmp_path / f"a.{k}") for k in
+                      ("csv", "json", "png", "ex.csv")), {**LIMITS, "exclude": True})
+    assert s["measures"]["lvedv_ml"]["n"] == 3 and s["measures"]["lvesv_ml"]["n"] == 0
+    assert s["measures"]["lvesv_ml"]["bias"] is None and s["n_disagree"] == 0

@@ -74,10 +74,12 @@ rule segment:
         largest_component=SEG["largest_component"],
         qc=SEG["qc"],
         method=SEG_METHOD,
-        localise=SEG.get("localise") or {},
+        # each only where it acts, so changing it reruns only the segmentations it changes
+        localise=(SEG.get("localise") or {}) if SEG_METHOD == "localise" else None,
         # the network and preprocessing of a plain state dict given as weights
         fallback_arch={**SEG["model"], "intensity_percentiles": SEG["intensity_percentiles"],
-                       "spacing_mm": SEG.get("spacing_mm"), "patch": SEG["train"]["patch"]},
+                       "spacing_mm": SEG.get("spacing_mm"), "patch": SEG["train"]["patch"]}
+        if SEG["weights"] and SEG_METHOD == "unet" else None,
     threads: SEG["resources"]["cpus_per_task"]
     resources:
         gpu=1,

@@ -39,11 +39,10 @@ def reference_volumes(path: str, source: str) -> pd.DataFrame:
     ``truth``: the synthetic generator's latents.parquet)."""
     df = pd.read_parquet(path)
     df["eid"] = df["eid"].astype(str)
-    if source == "truth":
-        out = pd.DataFrame({"eid": df["eid"], "lvedv_ml": df["LVDV"], "lvesv_ml": df["LVESV"], "lvef": df["LVEF"]})
-    else:
-        out = pd.DataFrame({"eid": df["eid"], "lvedv_ml": df["LVDV"], "lvesv_ml": df["LVDV"] - df["LVSV"],
-                            "lvef": df["LVEF"]})
+    # a table without a field (not extracted in this application) compares nothing for it
+    col = lambda name: df[name].astype(float) if name in df.columns else pd.Series(np.nan, index=df.index)  # noqa: E731
+    esv = col("LVESV") if source == "truth" else col("LVDV") - col("LVSV")
+    out = pd.DataFrame({"eid": df["eid"], "lvedv_ml": col("LVDV"), "lvesv_ml": esv, "lvef": col("LVEF")})
     return out.astype({c: float for c in MEASURES})
 
 
