@@ -74,7 +74,7 @@ def compare(seg: pd.DataFrame, ref: pd.DataFrame, limits: dict) -> pd.DataFrame:
 
 
 def plot(df: pd.DataFrame, stats: dict, title: str, out_png: str) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     for ax, (m, (name, unit)) in zip(axes, MEASURES.items()):
         s = stats[m]
         if df.empty or s["bias"] is None:
@@ -107,11 +107,11 @@ def seg_agreement(seg_shards: list[str], reference: str | None, source: str, met
     df = compare(seg, ref, params)
     stats = {m: bland_altman(df[m].to_numpy(float), df[f"{m}_ref"].to_numpy(float)) for m in MEASURES}
     what = {"truth": "the synthetic generator's truth", "ukb": "UK Biobank fields 24100/24101 (= 24100 - 24102)/24103"}
-    how = {"localise": "training-free localiser (no weights or labels given)", "unet": "segmenter (U-Net)"}
+    how = {"localise": "training-free localiser", "unet": "segmenter (U-Net)"}
     summary = {"reference": what.get(source, source), "method": method, "n_segmented": int(len(seg)),
                "n_compared": int(len(df)), "n_disagree": int(df["disagrees"].sum()), "limits": dict(params),
                "exclude": bool(params.get("exclude", False)), "measures": stats}
-    title = (f"LV volumes from the {how.get(method, method)} vs {what.get(source, source)}: "
+    title = (f"LV volumes from the {how.get(method, method)} vs {what.get(source, source)}\n"
              f"{len(df)} subjects, {summary['n_disagree']} beyond the limits (red)"
              + ("; excluded" if summary["exclude"] else "; not excluded (segmentation.agreement.exclude: false)"))
     plot(df, stats, title, out_png)
