@@ -12,6 +12,7 @@ from conftest_cmr_volumes import CONFIG, crop_params, render_subjects, write_sub
 from ecgcmr import exclusions
 from ecgcmr.cmr.crop import crop_shard, crop_subject, gather_crop_index, slice_window
 from ecgcmr.cmr.dataset import CmrCropDataset
+from ecgcmr.cmr.phases import volume_curve
 from ecgcmr.cmr.qc import qc_montage
 from ecgcmr.errors import InputError
 
@@ -80,8 +81,11 @@ def test_crops_hold_the_whole_lv_at_the_right_world_positions(cohort, tmp_path, 
 
 def _seg_table(root, subjects, masks, extra=()):
     rows = [{"eid": str(r.eid), "ed_frame": 0, "es_frame": int(r.es_frame),
-             "mask_path": str(masks / f"{r.eid}_labels.nii.gz")} for r, *_ in subjects]
-    return pd.DataFrame(rows + list(extra))
+             "mask_path": str(masks / f"{r.eid}_labels.nii.gz"),
+             "lv_volume_ml": volume_curve(lab, 1, aff).tolist(), "rv_volume_ml": volume_curve(lab, 3, aff).tolist()}
+            for r, _, lab, aff in subjects]
+    extra = [{"lv_volume_ml": [0.0], "rv_volume_ml": [0.0], **e} for e in extra]
+    return pd.DataFrame(rows + extra)
 
 
 def test_crop_shard_index_dataset_and_qc(cohort, tmp_path):
@@ -120,8 +124,12 @@ def test_crop_shard_index_dataset_and_qc(cohort, tmp_path):
         CmrCropDataset(tmp_path / "crops.parquet", ["nope"], "ED")
 
     seg.to_parquet(tmp_path / "seg.parquet")
-    qc_montage(str(tmp_path / "shard_0.parquet"), str(tmp_path / "seg.parquet"), str(tmp_path / "qc.png"), 2)
+    shown = qc_montage(str(tmp_path / "shard_0.parquet"), str(tmp_path / "seg.parquet"), str(tmp_path / "qc.png"), 2)
     assert (tmp_path / "qc.png").stat().st_size > 10_000
+    assert shown["legend"] == ["LV", "myocardium", "RV"] and len(shown["subjects"]) == 2
+    for subj in shown["subjects"]:  # the chosen frames in the titles and on the volume curve
+        r = df.set_index("eid").loc[subj["eid"]]
+        assert subj["frames"] == {"ED": int(r.ed_frame), "ES": int(r.es_frame)} and subj["curve_frames"] == 50
 
 
 def test_dataset_targets_are_writable_copies_without_warnings(tmp_path):

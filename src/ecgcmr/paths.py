@@ -140,6 +140,11 @@ class Paths:
     def crop_index(self) -> str:
         return self._p("cmr", "crops.parquet")
 
+    def seg_agreement(self, ext: str) -> str:
+        """The segment stage's volumes vs UKB's (or the synthetic truth): csv, json, png,
+        exclusions.csv."""
+        return self._p("cmr", "seg", f"agreement.{ext}")
+
     # --- encoders ---
     def model_dir(self, name: str) -> str:
         return self._p("models", name)

@@ -1,24 +1,33 @@
 # CMR volumes (paper 2.1): heart segmentation -> LV/RV volume curves and ED/ES frames
 # -> six central slices per phase cropped around the heart (+ the 2D / 2D+t baselines'
 # inputs). Per-subject work is scattered over the ingest shards (ecgcmr.ids.shard_of).
+from ecgcmr.cmr.labelled import normalise_sources, segmentation_method
+
 SEG = cfg("segmentation")
 CROP = cfg("crop")
+# unet (given weights, or train_segmenter on the labelled set) or the training-free
+# localiser; auto: the localiser when neither weights nor labels are given (real data).
+SEG_METHOD = segmentation_method(SEG, cfg("cohort", "synthetic"), cfg("cohort", "truth_dir"))
+if SEG_METHOD == "localise":
+    logger.warning("segmentation: heart boxes and ED/ES come from the training-free localiser ("
+                   + ("segmentation.method: localise" if SEG.get("method") == "localise"
+                      else "auto: no weights or labelled set given") + ")")
 # Given weights replace the trained segmenter: train_segmenter is then not defined.
-SEGMENTER = SEG["weights"] or P.segmenter
-LABELLED = {**SEG["labelled"],
-            "masks_dir": SEG["labelled"]["masks_dir"] or str(Path(cfg("cohort", "truth_dir"), "masks"))}
+SEGMENTER = None if SEG_METHOD == "localise" else (SEG["weights"] or P.segmenter)
+# segmentation.labelled as a list of sources (acdc | mnms | nifti; ecgcmr.cmr.labelled)
+LABELLED = normalise_sources(SEG["labelled"], cfg("cohort", "truth_dir"), cfg("cohort", "synthetic"))
 
 
 # The cohort's cines and splits when the labelled set is the cohort itself; the
 # synthetic truth masks appear with the synthetic cohort.
 SEGMENTER_TRAINING_INPUTS = {
     "splits": P.splits,
-    **({} if SEG["labelled"]["images_dir"] else {"cmr_index": P.cmr_index}),
+    **({"cmr_index": P.cmr_index} if any(s["format"] == "nifti" and not s["path"] for s in LABELLED) else {}),
     **({"synth": P.synth_done} if cfg("cohort", "synthetic") else {}),
 }
 
 
-if not SEG["weights"]:
+if SEG_METHOD == "unet" and not SEG["weights"]:
 
     rule train_segmenter:
         input:
@@ -31,6 +40,7 @@ if not SEG["weights"]:
             model=SEG["model"],
             train={k: v for k, v in SEG["train"].items() if k != "resources"},
             intensity_percentiles=SEG["intensity_percentiles"],
+            spacing_mm=SEG.get("spacing_mm"),
             device=SEG["device"],
         threads: SEG["train"]["resources"]["cpus_per_task"]
         resources:
@@ -52,7 +62,7 @@ if not SEG["weights"]:
 rule segment:
     input:
         cmr_index=P.cmr_index,
-        model=SEGMENTER,
+        **({"model": SEGMENTER} if SEGMENTER else {}),
     output:
         shard=P.seg_shard,
         exclusions=P.seg_shard_exclusions,
@@ -63,6 +73,13 @@ rule segment:
         batch_size=SEG["batch_size"],
         largest_component=SEG["largest_component"],
         qc=SEG["qc"],
+        method=SEG_METHOD,
+        # each only where it acts, so changing it reruns only the segmentations it changes
+        localise=(SEG.get("localise") or {}) if SEG_METHOD == "localise" else None,
+        # the network and preprocessing of a plain state dict given as weights
+        fallback_arch={**SEG["model"], "intensity_percentiles": SEG["intensity_percentiles"],
+                       "spacing_mm": SEG.get("spacing_mm"), "patch": SEG["train"]["patch"]}
+        if SEG["weights"] and SEG_METHOD == "unet" else None,
     threads: SEG["resources"]["cpus_per_task"]
     resources:
         gpu=1,
@@ -77,10 +94,45 @@ rule segment:
         "../scripts/segment.py"
 
 
+# Volumes vs UKB's own (fields 24100/24101/24103) or, on the synthetic cohort, the
+# generator's truth; always reported, excluding only with agreement.exclude.
+AGREE = SEG.get("agreement") or {"exclude": False, "max_edv_diff_ml": 30.0, "max_esv_diff_ml": 30.0,
+                                  "max_ef_diff": 10.0}
+AGREE_SOURCE = "truth" if cfg("cohort", "synthetic") else "ukb"
+
+
+rule seg_agreement:
+    input:
+        seg=expand(P.seg_shard, shard=SHARDS),
+        reference=P.synth_done if AGREE_SOURCE == "truth" else P.targets,
+    output:
+        csv=P.seg_agreement("csv"),
+        json=P.seg_agreement("json"),
+        png=report(P.seg_agreement("png"), caption="../report/seg_agreement.rst", category="CMR QC",
+                   labels={"figure": "segmentation vs reference volumes"}),
+        exclusions=P.seg_agreement("exclusions.csv"),
+    params:
+        reference=str(Path(cfg("cohort", "truth_dir"), "latents.parquet")) if AGREE_SOURCE == "truth" else P.targets,
+        source=AGREE_SOURCE,
+        method=SEG_METHOD,
+        limits=AGREE,
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        cpus_per_task=1,
+    log:
+        P.log("seg_agreement"),
+    benchmark:
+        P.benchmark("seg_agreement")
+    script:
+        "../scripts/seg_agreement.py"
+
+
 rule crop:
     input:
         seg=P.seg_shard,
         cmr_index=P.cmr_index,
+        **({"disagree": P.seg_agreement("exclusions.csv")} if AGREE["exclude"] else {}),
     output:
         shard=P.crop_shard,
         exclusions=P.crop_shard_exclusions,
@@ -139,7 +191,8 @@ rule crop_index:
 
 
 EXCLUSION_TABLES += [
+    P.seg_agreement("exclusions.csv"),
     *expand(P.seg_shard_exclusions, shard=SHARDS),
     *expand(P.crop_shard_exclusions, shard=SHARDS),
 ]
-ALL_TARGETS += [P.crop_index, *expand(P.crop_qc, shard=SHARDS)]
+ALL_TARGETS += [P.crop_index, *expand(P.crop_qc, shard=SHARDS), P.seg_agreement("png")]

@@ -3,7 +3,8 @@ from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
     p = snakemake.params
-    segment_shard(snakemake.input.cmr_index, int(snakemake.wildcards.shard), p.n_shards, snakemake.input.model,
+    segment_shard(snakemake.input.cmr_index, int(snakemake.wildcards.shard), p.n_shards, snakemake.input.get("model"),
                   snakemake.output.shard, snakemake.output.exclusions, p.mask_dir,
                   {"device": p.device, "batch_size": p.batch_size, "largest_component": p.largest_component,
-                   "qc": p.qc, "threads": snakemake.threads})
+                   "qc": p.qc, "threads": snakemake.threads,
+                   "method": p.method, "localise": p.localise, "fallback_arch": p.fallback_arch})

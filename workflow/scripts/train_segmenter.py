@@ -3,7 +3,8 @@ from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
     p = snakemake.params
-    images = labelled_images(p.labelled["images_dir"], snakemake.input.get("cmr_index"), p.labelled["mask_suffix"])
+    # the cohort's cines, for a nifti source without a path (the cohort labels itself)
+    images = labelled_images(None, snakemake.input.cmr_index, "") if snakemake.input.get("cmr_index") else {}
     train_segmenter(images, p.labelled, snakemake.input.splits, snakemake.output.model,
                     snakemake.output.metrics, p.model, p.train, p.intensity_percentiles,
-                    device=p.device, threads=snakemake.threads)
+                    device=p.device, threads=snakemake.threads, spacing_mm=p.spacing_mm)

@@ -151,9 +151,13 @@ def crop_subject(eid: str, cine_path: str, mask_path: str, ed: int, es: int, out
 
 
 def crop_shard(seg_shard: str, cmr_index: str, out_dir: str, out_shard: str, out_exclusions: str,
-               params: dict) -> pd.DataFrame:
-    """The ``crop`` rule for one shard: every subject of the seg table → crops + index."""
+               params: dict, skip_csv: str | None = None) -> pd.DataFrame:
+    """The ``crop`` rule for one shard: every subject of the seg table → crops + index.
+    Subjects in the exclusions table ``skip_csv`` (seg_agreement's, when it excludes)
+    are left out; that table already lists them with their reason."""
     seg = pd.read_parquet(seg_shard, columns=["eid", "ed_frame", "es_frame", "mask_path"])
+    if skip_csv:
+        seg = seg[~seg["eid"].astype(str).isin(set(exclusions.read(skip_csv)["eid"]))]
     index = pd.read_parquet(cmr_index)
     cines = dict(zip(index["eid"].astype(str), index["path"]))
     digests = dict(zip(index["eid"].astype(str), index["sha256"])) if "sha256" in index else {}

@@ -27,7 +27,10 @@ from ..integrity import verify_file
 from ..ids import shard_of
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
 from ..train.distributed import resolve_device
-from .segmenter import load_segmenter, normalise, predict_labels
+from .localise import LocaliserParams, localise_cine
+from .resample import back_to_grid, to_spacing
+from .segmenter import normalise, predict_labels
+from .weights import load_weights
 
 log = logging.getLogger(__name__)
 STAGE = "segment"
@@ -86,16 +89,28 @@ def segment_cine(model: torch.nn.Module, image: np.ndarray, percentiles, batch_s
     return keep_largest_components(labels) if largest_component else np.ascontiguousarray(labels)
 
 
+def cine_labels(model, arch: dict, image: np.ndarray, affine: np.ndarray, params: dict, device: str,
+                path: str = "") -> np.ndarray:
+    """Labels (x, y, z, t) on the cine's own grid: the localiser's (``model`` None) or
+    the net's, at the net's in-plane spacing (``arch["spacing_mm"]``) and back."""
+    if model is None:  # segmentation.method: localise
+        return localise_cine(image, affine, params.get("localise"), path)
+    # absent from weights saved before the spacing was recorded: the cine's own
+    net_image, net_affine = to_spacing(image, affine, arch.get("spacing_mm"), "bilinear")
+    labels = segment_cine(model, net_image, arch["intensity_percentiles"], params["batch_size"], device,
+                          int(np.prod(arch["strides"])), params["largest_component"],
+                          # absent from weights saved before the patch was recorded
+                          patch=int(arch.get("patch") or 0))
+    return back_to_grid(labels, net_affine, affine, image.shape) if arch.get("spacing_mm") else labels
+
+
 def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str | Path,
                     rules: CurveRules, params: dict, device: str) -> dict:
     """One seg-table row; raises ``InputError`` for a subject to exclude."""
     image, affine = read_cine(cine_path)
     if image.shape[2] < rules.min_slices:  # checked before inference: nothing to segment
         check_curve(np.zeros(image.shape[3]), image.shape[2], rules, cine_path)
-    labels = segment_cine(model, image, arch["intensity_percentiles"], params["batch_size"], device,
-                          int(np.prod(arch["strides"])), params["largest_component"],
-                          # absent from weights saved before the patch was recorded
-                          patch=int(arch.get("patch") or 0))
+    labels = cine_labels(model, arch, image, affine, params, device, cine_path)
     lv, rv = volume_curve(labels, LV_BLOOD_POOL, affine), volume_curve(labels, RV_BLOOD_POOL, affine)
     check_curve(lv, image.shape[2], rules, cine_path)
     mask_path = Path(mask_dir, f"{eid}.nii.gz")
@@ -110,11 +125,18 @@ def segment_subject(model, arch: dict, eid: str, cine_path: str, mask_dir: str |
 
 def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, out_shard: str,
                   out_exclusions: str, mask_dir: str, params: dict) -> pd.DataFrame:
-    """The ``segment`` rule for one shard of the CMR index."""
+    """The ``segment`` rule for one shard of the CMR index. ``model_path`` None (or
+    ``params["method"] == "localise"``): the training-free localiser (``localise``)."""
     if params.get("threads"):
         torch.set_num_threads(int(params["threads"]))
     device = resolve_device(params.get("device", "auto"))
-    model, arch = load_segmenter(model_path, device)
+    if params.get("method", "unet") == "localise" or model_path is None:
+        model, arch = None, {}
+        LocaliserParams.from_config(params.get("localise"))  # a bad key fails here, not per subject
+        log.warning("segment shard %d: heart boxes and ED/ES come from the training-free localiser "
+                    "(segmentation.method: localise, or auto without weights or a labelled set)", shard)
+    else:
+        model, arch = load_weights(model_path, device, params.get("fallback_arch"))
     rules = CurveRules.from_config(params["qc"])
     index = pd.read_parquet(cmr_index)
     index = index[[shard_of(e, n_shards) == shard for e in index["eid"].astype(str)]]
@@ -128,6 +150,11 @@ def segment_shard(cmr_index: str, shard: int, n_shards: int, model_path: str, ou
         except InputError as e:
             log.warning("%s excluded: %s", eid, e)
             excluded.append(exclusions.Exclusion.from_error(eid, STAGE, e))
+        # a cine no check foresaw (a real scan the localiser has never met) must not
+        # stop the cohort: the subject is excluded with the error, the traceback logged
+        except Exception as e:  # noqa: BLE001
+            log.exception("%s: unexpected error segmenting %s", eid, path)
+            excluded.append(exclusions.Exclusion(eid, STAGE, "segment_error", f"{type(e).__name__}: {e}", str(path)))
     log.info("segment shard %d: %d subjects, %d excluded, %.1f s on %s", shard, len(rows),
              len(excluded), time.perf_counter() - t0, device)
     df = pd.DataFrame(rows, columns=SCHEMA.names)

@@ -26,7 +26,6 @@ import signal
 import zlib
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
@@ -39,10 +38,13 @@ from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoise
                               RandScaleIntensityd, RandShiftIntensityd, ResizeWithPadOrCrop,
                               ScaleIntensityRangePercentiles, SpatialPad)
 
+from ..errors import InputError
 from ..train.checkpoint import atomic_save, digest, input_files_signature
 from ..train.distributed import resolve_device
 from ..train.schedule import warmup_cosine
+from .labelled import LabelledSubject, normalise_sources, read_sources
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
+from .resample import to_spacing
 
 log = logging.getLogger(__name__)
 CLASSES = ("background", "lv_blood_pool", "lv_myocardium", "rv_blood_pool")
@@ -131,26 +133,29 @@ def split_subjects(eids: list[str], splits: pd.DataFrame | None, val_fraction: f
     return out
 
 
-def sample_slices(subjects: list[tuple[str, str, str]], frames_per_subject: int, patch: int,
-                  percentiles, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_slices(subjects, frames_per_subject: int, patch: int, percentiles, seed: int,
+                  spacing_mm: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All slices of a few frames per subject: ED and ES (found from the mask's LV
     curve, so both extremes of the heart's size are always present) plus random
-    frames. Returns images (N, 1, P, P) float32, labels (N, 1, P, P) uint8 and the
-    subject index of each image; every slice is centre padded/cropped to P×P."""
+    frames. ``subjects`` are ``labelled.LabelledSubject`` (or (eid, image, mask)
+    paths); images and masks are resampled in-plane to ``spacing_mm`` (None: kept).
+    Returns images (N, 1, P, P) float32, labels (N, 1, P, P) uint8 and the subject
+    index of each image; every slice is centre padded/cropped to P×P."""
     rng = np.random.default_rng(seed)
     fit = ResizeWithPadOrCrop((patch, patch))
     images, labels, group = [], [], []
-    for k, (eid, img_path, mask_path) in enumerate(subjects):
-        img = nib.load(img_path)
-        mask = np.asarray(nib.load(mask_path).dataobj, np.uint8)
-        data = np.asarray(img.dataobj, np.float32)
-        if data.ndim == 3:  # a single-phase labelled volume: one "frame"
-            data, mask = data[..., None], mask[..., None] if mask.ndim == 3 else mask
-        if data.shape != mask.shape:
-            log.warning("%s: image %s and mask %s differ in shape; skipped", eid, data.shape, mask.shape)
+    for k, subj in enumerate(subjects):
+        if not isinstance(subj, LabelledSubject):
+            subj = LabelledSubject(subj[0], ((subj[1], subj[2], None),))
+        try:
+            data, mask, affine = subj.load()
+        except InputError as e:
+            log.warning("%s: %s; skipped", subj.eid, e)
             continue
+        data, new_affine = to_spacing(data, affine, spacing_mm, "bilinear")
+        mask = to_spacing(mask, affine, spacing_mm, "nearest")[0].round().astype(np.uint8)
         data = normalise(data, percentiles)
-        ed, es = select_phases(volume_curve(mask, LV_BLOOD_POOL, img.affine))
+        ed, es = select_phases(volume_curve(mask, LV_BLOOD_POOL, new_affine))
         others = np.setdiff1d(np.arange(data.shape[3]), [ed, es])
         extra = rng.choice(others, size=min(len(others), max(0, frames_per_subject - 2)), replace=False)
         for t in sorted({ed, es, *extra.tolist()}):
@@ -294,45 +299,52 @@ def labelled_images(images_dir: str | None, cmr_index: str | None, mask_suffix: 
     return dict(zip(index["eid"].astype(str), index["path"]))
 
 
-def train_segmenter(images: dict[str, str], labelled: dict, splits_path: str | None, out_model: str,
+def train_segmenter(images: dict[str, str], labelled, splits_path: str | None, out_model: str,
                     out_metrics: str, model: dict, train: dict, intensity_percentiles,
-                    device: str = "auto", threads: int | None = None) -> dict:
+                    device: str = "auto", threads: int | None = None, spacing_mm: float | None = None) -> dict:
     """The ``train_segmenter`` rule: labelled cines → ``model.pt`` + ``metrics.json``.
 
-    ``images`` maps eid → image NIfTI (see :func:`labelled_images`); masks are
-    ``{labelled.masks_dir}/{eid}{labelled.mask_suffix}.nii.gz`` on the same grid.
-    ``model``, ``train`` are the config sections ``segmentation.model/.train``.
+    ``labelled``: the sources of ``segmentation.labelled`` (``labelled.normalise_sources``;
+    a legacy mapping with ``masks_dir``/``mask_suffix`` is one ``nifti`` source);
+    ``images`` maps eid → the cohort's cines for a ``nifti`` source without a path.
+    ``model``, ``train`` are the config sections ``segmentation.model/.train``;
+    ``spacing_mm`` the in-plane spacing of training and inference (None: each set's own).
     """
     if threads:
         torch.set_num_threads(int(threads))
     device = resolve_device(device)
-    subjects = labelled_subjects(images, labelled["masks_dir"], labelled["mask_suffix"])
+    sources = normalise_sources(labelled, None, False)
+    subjects = read_sources(sources, images) if sources else []
+    val_fraction = {s["format"]: s["val_fraction"] for s in sources}
     splits = pd.read_parquet(splits_path) if splits_path else None
-    groups = split_subjects([s[0] for s in subjects], splits, labelled["val_fraction"])
-    by_eid = {s[0]: s for s in subjects}
+    groups = split_subjects([s.eid for s in subjects], splits, min(val_fraction.values(), default=0.15))
+    by_eid = {s.eid: s for s in subjects}
     train_subj = [by_eid[e] for e in groups["train"]][: train.get("max_train_subjects") or None]
     val_subj = [by_eid[e] for e in groups["val"]]
     if not train_subj or not val_subj:
         raise ValueError(f"segmenter needs labelled train and val subjects, got {len(train_subj)} "
-                         f"and {len(val_subj)} (images {len(images)}, with masks {len(subjects)})")
+                         f"and {len(val_subj)} (cohort images {len(images)}, labelled {len(subjects)} from "
+                         f"{[s['format'] + ':' + str(s['path']) for s in sources]})")
     pct, seed = tuple(intensity_percentiles), int(train["seed"])
-    x, y, _ = sample_slices(train_subj, train["frames_per_subject"], train["patch"], pct, seed)
-    vx, vy, vg = sample_slices(val_subj, train["frames_per_subject"], train["patch"], pct, seed + 1)
+    x, y, _ = sample_slices(train_subj, train["frames_per_subject"], train["patch"], pct, seed, spacing_mm)
+    vx, vy, vg = sample_slices(val_subj, train["frames_per_subject"], train["patch"], pct, seed + 1, spacing_mm)
     log.info("segmenter: %d train subjects (%d slices), %d val subjects (%d slices) on %s",
              len(train_subj), len(x), len(val_subj), len(vx), device)
-    # the patch travels with the weights: inference pads slices to it (predict_labels)
-    arch = {**model, "intensity_percentiles": list(pct), "patch": int(train["patch"])}
-    signature = {"train_subjects": digest([s[0] for s in train_subj]),
+    # the patch and spacing travel with the weights: inference pads slices to the
+    # patch (predict_labels) and resamples cines to the spacing (segment_cine)
+    arch = {**model, "intensity_percentiles": list(pct), "patch": int(train["patch"]),
+            "spacing_mm": float(spacing_mm) if spacing_mm else None}
+    signature = {"train_subjects": digest([s.eid for s in train_subj]),
                  "inputs": digest(input_files_signature(
-                     splits_path, *(p for s in train_subj for p in s[1:])))}
+                     splits_path, *(p for s in train_subj for f in s.frames for p in f[:2])))}
     net = train_model(x, y, arch, train, seed, device, Path(out_model).with_name("checkpoint.pt"),
                       signature=signature)
     dice = evaluate_dice(net, vx, vy, vg, device, divisor=int(np.prod(model["strides"])))
     metrics = {"dice": dice, "n_train_subjects": len(train_subj), "n_val_subjects": len(val_subj),
                "n_train_slices": int(len(x)), "n_val_slices": int(len(vx)), "epochs": train["epochs"],
-               "device": str(device)}
+               "device": str(device), "sources": sorted({s.source for s in subjects}),
+               "spacing_mm": arch["spacing_mm"]}
     save_segmenter(net.cpu(), arch, out_model)
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("segmenter held-out Dice: %s", dice)
     return metrics
-
