@@ -63,7 +63,7 @@ def corrupt(path: str | Path, what: str) -> CacheCorruptError:
 def verify_file(path: str | Path, expected: str | None) -> None:
     """Raise :class:`CacheCorruptError` unless ``path`` has SHA-256 ``expected``.
     An index written before checksums existed (``expected`` empty) is not checked."""
-    if not expected or (isinstance(expected, float)):   # NaN from an older index row
+    if not isinstance(expected, str) or not expected:   # None/NaN/NA: an older index row
         return
     try:
         got = file_digest(path)
