@@ -39,7 +39,9 @@ def test_embed_cohort_from_cache(tmp_path):
     require(SHARED_DATA / "wfdb_ptbxl")
     assert len(PTBXL) >= 3, "the test needs three PTB-XL records in shared/data/wfdb_ptbxl"
     torch.set_num_threads(1)
-    params = {"sample_rate": 500, "n_samples": 5000, "notch_hz": 50, "cache_dtype": "float16"}
+    from ecgcmr.config import EMBEDDED, load_config
+
+    params = load_config(EMBEDDED)["ecg"]   # the pipeline's own filter settings (no library defaults)
     shard = tmp_path / "ecg" / "shards" / "shard_0.parquet"
     ingest_wfdb([str(p) for p in PTBXL], shard, tmp_path / "ex.csv", params)
     gather_ecg_index([shard], tmp_path / "ecg" / "index.parquet", tmp_path / "ex2.csv")

@@ -4,8 +4,9 @@ where it is read instead of flowing into training.
 - ECG shards are written with parquet page checksums (CRC-32 of every data page,
   computed by the writer at write time) and always read with
   ``page_checksum_verification``: a damaged page fails the read of that page, however
-  the file's mtime looks. The ECG index also records each shard's SHA-256, so a shard
-  replaced or rewritten after indexing is refused before it is decoded.
+  the file's mtime looks. When the shards are indexed every page is checked and each
+  shard's SHA-256 recorded in the index, so the digest is of the content as written; a
+  shard changed or replaced after indexing is refused before it is decoded.
 - Each NIfTI cine's SHA-256 is recorded in its shard's CMR index row when it is written
   and checked before the cine is read.
 
@@ -63,7 +64,7 @@ def corrupt(path: str | Path, what: str) -> CacheCorruptError:
 def verify_file(path: str | Path, expected: str | None) -> None:
     """Raise :class:`CacheCorruptError` unless ``path`` has SHA-256 ``expected``.
     An index written before checksums existed (``expected`` empty) is not checked."""
-    if not expected or (isinstance(expected, float)):   # NaN from an older index row
+    if not isinstance(expected, str) or not expected:   # None/NaN/NA: an older index row
         return
     try:
         got = file_digest(path)
@@ -83,3 +84,18 @@ def read_parquet_verified(path: str | Path, columns: list[str] | None = None):
         return pq.read_table(path, columns=columns, page_checksum_verification=True)
     except (OSError, pa.ArrowException, ValueError) as e:
         raise corrupt(path, f"parquet read failed ({type(e).__name__}: {str(e)[:200]})") from e
+
+
+def verify_pages(path: str | Path) -> None:
+    """Read every page of a parquet file once, row group by row group, checking each
+    against its write-time CRC (memory: one row group). Used before a shard's SHA-256
+    goes into the index, so the recorded digest is of content as it was written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        f = pq.ParquetFile(path, page_checksum_verification=True)
+        for k in range(f.num_row_groups):
+            f.read_row_group(k)
+    except (OSError, pa.ArrowException, ValueError) as e:
+        raise corrupt(path, f"parquet page check failed ({type(e).__name__}: {str(e)[:200]})") from e

@@ -3,6 +3,7 @@ fast) and copied by each case before it damages them."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import tempfile
@@ -20,7 +21,9 @@ N_ECG = 6
 
 @functools.lru_cache(maxsize=None)
 def _root() -> Path:
-    return Path(tempfile.mkdtemp(prefix="ecgcmr_faults_"))
+    root = Path(tempfile.mkdtemp(prefix="ecgcmr_faults_"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
 
 
 @functools.lru_cache(maxsize=None)

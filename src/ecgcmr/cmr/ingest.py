@@ -115,6 +115,8 @@ def index_frame(rows: list[dict]) -> pd.DataFrame:
 def gather_cmr_index(shard_indexes: list[str | Path], out_index: str | Path) -> pd.DataFrame:
     frames = [pd.read_parquet(p) for p in shard_indexes]
     df = pd.concat(frames, ignore_index=True) if frames else index_frame([])
+    if "sha256" not in df:   # shards ingested before cines carried checksums: not verified
+        df["sha256"] = pd.NA
     df = df.astype(INDEX_SCHEMA).sort_values("eid", kind="stable").reset_index(drop=True)
     if df["eid"].duplicated().any():
         raise ValueError(f"eids in more than one shard: {df.loc[df.eid.duplicated(), 'eid'].tolist()[:5]}")

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
-from ..integrity import file_digest, read_parquet_verified, verify_file
+from ..integrity import file_digest, read_parquet_verified, verify_file, verify_pages
 from .record import MEASUREMENTS, STANDARD_LEADS
 from .shared_signals import cache_dir, mapped_signals
 
@@ -76,6 +76,7 @@ def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
     """
     frames = []
     for pos, path in enumerate(shard_parquets):
+        verify_pages(path)   # the digest below is then of the content as written
         digest = file_digest(path)
         t = read_parquet_verified(path, columns=["eid", "source", *MEASUREMENTS]).to_pandas()
         t["sha256"] = digest
