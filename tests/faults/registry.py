@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODULES = ["faults.cases_cache", "faults.cases_cmr", "faults.cases_ecg", "faults.cases_cli",
-           "faults.cases_lock", "faults.cases_loading"]
+           "faults.cases_lock", "faults.cases_loading", "faults.cases_tables"]
 
 
 class Silent(AssertionError):
