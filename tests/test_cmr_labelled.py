@@ -54,7 +54,8 @@ def test_acdc_and_mnms_layouts_train_to_the_held_out_dice_of_the_own_layout(tmp_
     """16 subjects, 8 in ACDC layout and 8 in M&Ms layout, trained exactly as
     test_cmr_seg's ``trained`` fixture trains the same 16 in the project's layout
     (render_subjects(22, seed=1), TEST_TRAIN; held-out LV Dice 0.89-0.93 there), scored
-    on the same 6 held-out subjects read from the project's layout: ~10 s of one core."""
+    on the same 6 held-out subjects read from the project's layout, against the same 16
+    trained from the project's layout: ~20 s of one core."""
     torch.set_num_threads(1)
     subjects = render_subjects(22, seed=1)
     train, held = subjects[:16], subjects[16:]
@@ -65,10 +66,17 @@ def test_acdc_and_mnms_layouts_train_to_the_held_out_dice_of_the_own_layout(tmp_
         {"format": "acdc", "path": str(write_acdc(train[:8], tmp_path / "acdc"))},
         {"format": "mnms", "path": str(write_mnms(train[8:], tmp_path / "mnms"))}], None, False))
     assert sorted({s.source for s in public}) == ["acdc", "mnms"] and len(public) == 16
-    x, y, _ = sample_slices(public, 2, 64, (1.0, 99.0), seed=0)
+    write_subjects(train, tmp_path / "own_train")
+    own_train = read_sources(normalise_sources([{"format": "nifti", "path": str(tmp_path / "own_train" / "nifti"),
+                                                 "masks_dir": str(tmp_path / "own_train" / "masks")}], None, False))
     vx, vy, vg = sample_slices(own, 2, 64, (1.0, 99.0), seed=1)
-    dice = evaluate_dice(train_model(x, y, TEST_ARCH, TEST_TRAIN, seed=0), vx, vy, vg)
-    assert dice["lv_blood_pool"] >= 0.85, dice
+    dice = {}
+    for name, read in (("public", public), ("own", own_train)):
+        x, y, _ = sample_slices(read, 2, 64, (1.0, 99.0), seed=0)
+        dice[name] = evaluate_dice(train_model(x, y, TEST_ARCH, TEST_TRAIN, seed=0), vx, vy, vg)["lv_blood_pool"]
+    # same subjects, seed and schedule: the layouts differ only in intensity scaling
+    # (each set normalised over the frames it holds), so held-out Dice must agree
+    assert dice["public"] >= 0.85 and abs(dice["public"] - dice["own"]) <= 0.03, dice
 
 
 def test_train_segmenter_reads_a_list_of_sources_and_records_the_spacing(tmp_path):
