@@ -1,6 +1,7 @@
-from ecgcmr.inference.manifest import write_manifest
+from ecgcmr.inference.manifest import cohort_summary, write_manifest
 from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
     i, p = snakemake.input, snakemake.params
-    write_manifest(snakemake.output[0], p.representation, i.encoder, i.norm_stats, p.ecg, list(i.probes))
+    write_manifest(snakemake.output[0], p.representation, i.encoder, i.norm_stats, p.ecg, list(i.probes),
+                   i.training_ranges, cohort_summary(i.splits, p.synthetic, p.run_name))

@@ -33,9 +33,11 @@ def labels_in_crop(crop_path: str, mask_path: str, frame: int) -> tuple[np.ndarr
     return np.asarray(crop.dataobj, np.float32), np.asarray(resample_from_to(frame_mask, target, order=0).dataobj)
 
 
-def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 8, seed: int = 0) -> None:
+def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 8, seed: int = 0,
+               name=str) -> None:
     """Rows: a seeded sample of subjects; columns: ED and ES at the middle two of the
-    six slices, with LV/myocardium/RV contours."""
+    six slices, with LV/myocardium/RV contours. ``name(eid)`` labels a subject (the
+    pipeline passes its pseudonymiser: the montage goes into the report)."""
     crops = pd.read_parquet(crop_shard)
     masks = pd.read_parquet(seg_shard, columns=["eid", "mask_path"]).astype({"eid": str})
     crops = crops.astype({"eid": str}).merge(masks, on="eid")
@@ -55,7 +57,7 @@ def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 
                     if (labels[:, :, k] == lab).any():
                         ax.contour((labels[:, :, k] == lab).T.astype(float), levels=[0.5], colors=colour,
                                    linewidths=0.7, origin="lower")
-                ax.set_title(f"{r.eid} {view} z{k}", fontsize=7)
+                ax.set_title(f"{name(r.eid)} {view} z{k}", fontsize=7)
     if crops.empty:
         axes[0, 0].text(0, 0.5, "no crops in this shard", fontsize=9)
     fig.tight_layout()
