@@ -44,3 +44,18 @@ def test_embed_real_files_one_row_per_record(run_dir, tmp_path):
     with torch.no_grad():
         want = pred.embed(pred.normalised([rec]))[0]
     np.testing.assert_allclose(good.iloc[4]["embedding"], want, atol=1e-6)
+
+
+def test_readme_python_example_runs(run_dir):
+    """The README's Python API example, on the hand-built run and the real files."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "Predictor" in b)
+    code = (block.replace('"results/demo"', repr(str(run_dir)))
+            .replace('"ecgs/"', repr(str(DATA / "wfdb_ptbxl")))
+            .replace('"ecgs/1234567_20205_2_0.xml"', repr(str(DATA / "cardiosoft_xml" / "ukbb_scrubbed.xml"))))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert len(scope["table"]) == 3 and scope["z"].shape == (1, DIM)
