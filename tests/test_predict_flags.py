@@ -50,8 +50,10 @@ def altered_copies(tmp_path):
     """HR06001 at 5× gain, and HR06001 with its header saying 250 Hz (it is 500 Hz)."""
     src = wfdb.rdrecord(str(DATA / "wfdb_ptbxl" / "HR06001"))
     out = {}
-    for name, gain, fs in [("gain5x", 5.0, src.fs), ("wrong_rate", 1.0, src.fs / 2)]:
-        wfdb.wrsamp(name, fs=fs, units=src.units, sig_name=src.sig_name, p_signal=src.p_signal * gain,
+    noise = np.random.default_rng(0).normal(0, 0.1, src.p_signal.shape)
+    for name, gain, fs, add in [("gain5x", 5.0, src.fs, 0), ("wrong_rate", 1.0, src.fs / 2, 0),
+                                ("noisy", 1.0, src.fs, noise)]:
+        wfdb.wrsamp(name, fs=fs, units=src.units, sig_name=src.sig_name, p_signal=src.p_signal * gain + add,
                     fmt=["16"] * src.n_sig, write_dir=str(tmp_path))
         out[name] = str(tmp_path / name)
     return out
@@ -60,7 +62,8 @@ def altered_copies(tmp_path):
 def test_flags_gain_and_rate_not_the_original(run_dir, tmp_path):
     copies = altered_copies(tmp_path)
     original = str(DATA / "wfdb_ptbxl" / "HR06001")
-    df = predict_files([original, copies["gain5x"], copies["wrong_rate"]], run_dir).set_index("eid")
+    df = predict_files([original, copies["gain5x"], copies["wrong_rate"], copies["noisy"]], run_dir).set_index("eid")
+    assert df.loc["noisy", "status"] == "out_of_range" and "noise_ratio" in df.loc["noisy", "detail"]
     assert df.loc["HR06001", "status"] == "ok", df.loc["HR06001", "detail"]
     gain = df.loc["gain5x"]
     assert gain["status"] == "out_of_range" and "amplitude_mv" in gain["detail"]
