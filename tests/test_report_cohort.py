@@ -48,6 +48,10 @@ def test_flow_figure_and_baseline(cohort, tmp_path):
     assert b.loc["n", "paired train"] == "6" and b.loc["male, n (%)", "paired train"] == "3 (50.0 %)"
     assert b.loc["AF (atrial fibrillation), n (%)", "paired train"] == "1 (16.7 %)"
     assert b.loc["LVDV [mL] (LV end-diastolic volume)", "paired val"] == "–"
+    # without the subjects an ECG/CMR stage excluded: the flow's last box
+    used = baseline_table(t, s, ex)
+    flow = flow_counts(s, ex).set_index(["lane", "step"])
+    assert used.loc["n", "paired train"] == str(flow.loc[("Paired", 2), "n"]) == "4"
 
 
 def test_held_out_figures(tmp_path):

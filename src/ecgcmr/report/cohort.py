@@ -15,7 +15,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..phenotypes import OUTCOMES, PHENOTYPES  # noqa: E402
@@ -47,7 +46,7 @@ def flow_counts(splits: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFrame:
                          "excluded": len(gone), "reasons": reasons})
     tables_out = ex[ex["stage"] == "ingest_tables"].drop_duplicates("eid")
     paired = splits[splits["paired"].astype(bool)]
-    lost = set(ex.loc[ex["stage"].isin([s for steps in LANES.values() for s, _ in steps]), "eid"])
+    lost = lost_eids(ex)
     usable = paired[~paired["eid"].isin(lost)]
     rows.append({"lane": "Paired", "step": 0, "label": "ECG + CMR + tables (paired)", "n": len(paired),
                  "excluded": len(tables_out),
@@ -57,11 +56,17 @@ def flow_counts(splits: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFrame:
     for i, s in enumerate(SPLITS, 2):
         rows.append({"lane": "Paired", "step": i, "label": f"paired {s}", "n": int((usable["paired_split"] == s).sum()),
                      "excluded": 0, "reasons": ""})
-    only = splits[splits["has_ecg"].astype(bool) & ~splits["paired"].astype(bool)]
+    only = splits[splits["has_ecg"].astype(bool) & ~splits["paired"].astype(bool) & ~splits["eid"].isin(lost)]
     for i, s in enumerate(SPLITS, 5):
         rows.append({"lane": "Paired", "step": i, "label": f"ECG-only pretraining {s}",
                      "n": int((only["pretrain"] == s).sum()), "excluded": 0, "reasons": ""})
     return pd.DataFrame(rows)
+
+
+def lost_eids(exclusions: pd.DataFrame) -> set[str]:
+    """Subjects an ECG or CMR stage left out: they are in no model's data."""
+    stages = [s for steps in LANES.values() for s, _ in steps]
+    return set(exclusions.loc[exclusions["stage"].isin(stages), "eid"].astype(str))
 
 
 def plot_cohort_flow(counts: pd.DataFrame, path: str | Path) -> None:
@@ -84,7 +89,7 @@ def plot_cohort_flow(counts: pd.DataFrame, path: str | Path) -> None:
                 ax.annotate("", (x, y + 0.03), (x, y + step_h - 0.03), arrowprops={"arrowstyle": "->"})
                 if r["excluded"]:
                     ax.text(x + 0.1, y + step_h / 2, _wrap(f"excluded {r['excluded']}: {r['reasons']}"),
-                            ha="left", va="center", fontsize=7, color="#a33")
+                            ha="left", va="center", fontsize=8, color="#a33")
             bottom = min(bottom, y)
     paired = counts[counts["lane"] == "Paired"].set_index("step")
     y0 = bottom - 0.15
@@ -124,11 +129,15 @@ def _count_pct(v: pd.Series) -> str:
     return "–" if v.empty else f"{int((v == 1).sum())} ({100 * (v == 1).mean():.1f} %)"
 
 
-def baseline_table(targets: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
-    """Rows: characteristics; columns: paired train/val/test and ECG-only subjects.
-    Mean ± SD for continuous values, n (%) for sex and outcomes (of those labelled)."""
+def baseline_table(targets: pd.DataFrame, splits: pd.DataFrame, exclusions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows: characteristics; columns: paired train/val/test and ECG-only subjects,
+    less those an ECG or CMR stage excluded (the subjects the models saw, as the flow's
+    last box). Mean ± SD for continuous values, n (%) for sex and outcomes (of those
+    labelled)."""
     t = targets.assign(eid=targets["eid"].astype(str)).set_index("eid")
     s = splits.assign(eid=splits["eid"].astype(str))
+    if exclusions is not None:
+        s = s[~s["eid"].isin(lost_eids(exclusions))]
     groups = {f"paired {k}": s.loc[s["paired_split"] == k, "eid"] for k in SPLITS}
     groups["ECG only"] = s.loc[s["has_ecg"].astype(bool) & ~s["paired"].astype(bool), "eid"]
     cols = {}
@@ -160,10 +169,10 @@ def write_cohort_report(splits: str | Path, exclusions: str | Path, targets: str
                         flow_png: str | Path, flow_csv: str | Path, baseline: str | Path) -> None:
     from .. import exclusions as excl
 
-    s = pd.read_parquet(splits)
-    counts = flow_counts(s, excl.read(exclusions))
+    s, ex = pd.read_parquet(splits), excl.read(exclusions)
+    counts = flow_counts(s, ex)
     Path(flow_csv).parent.mkdir(parents=True, exist_ok=True)
     counts.to_csv(flow_csv, index=False)
     plot_cohort_flow(counts, flow_png)
-    table = baseline_table(pd.read_parquet(targets), s)
+    table = baseline_table(pd.read_parquet(targets), s, ex)
     Path(baseline).write_text(baseline_html(table))

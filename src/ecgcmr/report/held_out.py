@@ -53,7 +53,8 @@ def held_out_predictions(embeddings: str | Path, targets: str | Path, splits: st
 def _grid(n: int, size: float = 2.8):
     cols = min(n, 4) or 1
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    # at least 5 in wide, so the title of a one-panel figure is not cut off
+    fig, axes = plt.subplots(rows, cols, figsize=(max(size * cols, 5.0), size * rows + 0.4), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.set_axis_off()
     return fig, axes.ravel()

@@ -60,10 +60,11 @@ def plot_reconstruction(original: np.ndarray, reconstructed: np.ndarray, mask: n
     for ax in np.atleast_1d(axes):
         ax.plot([time[-1] * 1.01] * 2, [0, bar], color="black", lw=2, clip_on=False)
     axes[0].text(time[-1] * 1.015, bar / 2, f"{bar:g} mV", fontsize=7, va="center", ha="left")
-    axes[0].legend(loc="upper left", fontsize=7, ncol=2)
+    # above the first lead, not on it: no corner of a trace is free of signal
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=2, frameon=False)
     axes[-1].set_xlabel("time [s]")
     if title:
-        axes[0].set_title(title)
+        axes[0].set_title(title, loc="right", fontsize=10)
     fig.tight_layout(h_pad=0.1)
     fig.savefig(path, dpi=110)
     plt.close(fig)
