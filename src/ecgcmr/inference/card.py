@@ -9,6 +9,7 @@ on, how it scores, what it is for and what it is not.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,9 @@ def write_safetensors_and_card(run_dir: str | Path, out: str | Path,
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata={"config": json.dumps(blob["config"]), "format": "ecgcmr-ecg-encoder/1"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out, 0o666 & ~umask)   # save_file writes 0600; the weights are meant to be handed on
     (out.parent / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out
 

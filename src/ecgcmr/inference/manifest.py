@@ -96,7 +96,8 @@ def read_manifest(run_dir: str | Path) -> tuple[dict, Path]:
 
 
 def cohort_summary(splits: str | Path, synthetic: bool, run_name: str) -> dict:
-    """What the run trained on, as predict and the model card name it."""
+    """What the run trained on, as predict and the model card name it (split sizes;
+    the pipeline replaces ``n_ecg_train`` by the ECGs actually cached)."""
     import pandas as pd
 
     s = pd.read_parquet(splits, columns=["pretrain", "paired_split"])
