@@ -94,7 +94,8 @@ def export(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path
     if fmt == "safetensors":
         from .card import write_safetensors_and_card
 
-        return write_safetensors_and_card(run_dir, out)
+        metrics = run_dir / "tables" / "probe_results.csv"   # the pipeline's (table1 rule)
+        return write_safetensors_and_card(run_dir, out, metrics if metrics.is_file() else None)
     module, _ = load_embedder(run_dir)
     with torch.no_grad():
         return export_torchscript(module, out) if fmt == "torchscript" else export_onnx(module, out)
