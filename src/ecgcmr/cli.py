@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "splits": ("ecgcmr.splits", "cli", "subject-level train/val/test splits"),
     "predict": ("ecgcmr.inference.predict", "cli", "ECG-only phenotypes and risks"),
     "embed": ("ecgcmr.inference.embed", "cli", "ECG files -> encoder embeddings (parquet)"),
-    "export": ("ecgcmr.inference.export", "cli", "the run's ECG encoder as TorchScript or ONNX"),
+    "export": ("ecgcmr.inference.export", "cli", "the run's ECG encoder as TorchScript, ONNX or safetensors + model card"),
 }
 
 
