@@ -88,6 +88,15 @@ def test_cli_says_cohort_and_flag_count(run_dir, tmp_path, capsys):
     assert obj["phenotypes"]["LVEF"]["value"] is not None
 
 
+def test_noise_is_flagged_only_above_the_range():
+    from ecgcmr.inference.signal_ranges import out_of_range
+
+    ranges = {"noise_ratio": {"low": 0.002, "high": 0.006}, "amplitude_mv": {"low": 0.5, "high": 1.8}}
+    assert out_of_range({"noise_ratio": 0.001, "amplitude_mv": 1.0}, ranges) == []   # cleaner: fine
+    assert out_of_range({"noise_ratio": 0.01, "amplitude_mv": 0.2}, ranges) == [
+        "noise_ratio=0.01 above 0.006", "amplitude_mv=0.2 outside [0.5, 1.8]"]
+
+
 def test_run_without_ranges_flags_nothing_and_says_cohort_unknown(tmp_path):
     run = build_run(tmp_path / "old")
     df = predict_files([str(DATA / "wfdb_ptbxl" / "HR06001")], run)
