@@ -20,7 +20,7 @@ BASE = {"baseline": 0.40, "2d": 0.50, "dual_phase": 0.60}
 def _write(root, rep, target, seed, value, reason=""):
     metric = "auroc" if target in OUTCOMES or target == "sex" else "r2"
     res = ProbeResult(rep, target, seed, "classification" if metric == "auroc" else "regression", metric,
-                      value, reason, 70, 15, 15)
+                      value, reason, 70, 15, 15, 4 if metric == "auroc" else None)
     path = root / "probes" / rep / target / f"seed{seed}.json"
     write_result(res, {"lr": 0.001}, path)
     return path
@@ -64,6 +64,16 @@ def test_table1_rows_columns_values_and_marks(table1_inputs):
     assert "<b>0.610 ± 0.008</b>" in html and "n/a" in html
     long = pd.read_csv(root / "tables" / "probe_results.csv")
     assert len(long) == 3 * 18 * 3
+
+
+def test_table1_gives_n_and_positives_under_each_block(table1_inputs):
+    root, paths = table1_inputs
+    table1(paths, root / "tables", ["baseline", "2d", "dual_phase"])
+    html = (root / "tables" / "table1.html").read_text()
+    assert html.count("n test (positives)") == 3          # one row per block
+    assert "<td>15</td>" in html and "<td>15 (4)</td>" in html   # phenotype n; outcome n (positives)
+    md = (root / "tables" / "table1.md").read_text()
+    assert "| n test (positives) | 15 | 15 |" in md and "15 (4)" in md
 
 
 def test_rank_marks_ties_and_single_row():

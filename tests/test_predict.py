@@ -2,31 +2,22 @@
 (a tiny ViT MAE encoder, norm stats, probes trained on its embedding width)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from conftest_evaluate import FAST_PROBE, planted_cohort
+from conftest_inference import ECG_PARAMS, build_run
 from shared_data import SHARED_DATA
 from ecgcmr.cli import main
-from ecgcmr.evaluate.probe import run_probes
 from ecgcmr.inference.manifest import write_manifest
 from ecgcmr.inference.predict import outcome_column, phenotype_column, predict_files
-from ecgcmr.models import save_ecg_encoder
-from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 
 DATA = SHARED_DATA
 PTBXL = sorted(str(p.with_suffix("")) for p in (DATA / "wfdb_ptbxl").glob("*.hea"))
 CARDIOSOFT = DATA / "cardiosoft_xml" / "ukbb_scrubbed.xml"
 MUSE = DATA / "other_vendor_xml" / "muse_ecg_deidentified_1.xml"
-ECG_PARAMS = {"sample_rate": 500, "n_samples": 5000, "highpass_hz": 0.5, "highpass_order": 4, "notch_hz": 50,
-              "notch_q": 40, "savgol_window": 15, "savgol_polyorder": 3, "cache_dtype": "float16",
-              "flat_lead_uv": 10}
-DIM = 16
 
 pytestmark = pytest.mark.skipif(not CARDIOSOFT.exists(), reason="shared real ECG files absent")
 
@@ -34,26 +25,7 @@ pytestmark = pytest.mark.skipif(not CARDIOSOFT.exists(), reason="shared real ECG
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A run directory laid out like {results}: encoder, norm stats, probes, manifest."""
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    run = tmp_path_factory.mktemp("run")
-    enc_dir = run / "models" / "align_dual_phase"
-    enc_dir.mkdir(parents=True)
-    model = EcgMAE(embed_dim=DIM, depth=1, num_heads=2, decoder=False)
-    save_ecg_encoder(model, enc_dir / "ecg_encoder.pt")
-    (run / "ecg").mkdir()
-    (run / "ecg" / "norm_stats.json").write_text(json.dumps({"mean": [0.0] * 12, "std": [0.2] * 12, "n_records": 9}))
-    c = planted_cohort(run / "planted", n=80, dim=DIM)
-    targets = ["LVEF", "LVDV", "HF", "SCD"]   # SCD: no cases -> unusable probe
-    weights = []
-    for seed in (0, 1):   # as the probe rule: every target of one seed in one call
-        outs = [run / "probes" / "dual_phase" / t / f"seed{seed}.json" for t in targets]
-        run_probes(c["signal"], c["targets"], c["splits"], targets, seed, "dual_phase", "paired_split",
-                   {**FAST_PROBE, "max_epochs": 5}, outs, [o.with_suffix(".pt") for o in outs])
-        weights += [o.with_suffix(".pt") for o in outs]
-    write_manifest(run / "inference" / "manifest.json", "dual_phase", enc_dir / "ecg_encoder.pt",
-                   run / "ecg" / "norm_stats.json", ECG_PARAMS, weights)
-    return run
+    return build_run(tmp_path_factory.mktemp("run"))
 
 
 def test_manifest_paths_are_relative(run_dir):

@@ -57,3 +57,34 @@ def test_report_opens_in_headless_chromium(tiny_run, tmp_path):  # noqa: F811
     assert not missing, f"not rendered in the report: {sorted(missing)}"
     # docutils renders broken reStructuredText (captions, workflow.rst) as a System Message
     assert "System Message" not in text, text[text.find("System Message"):][:300]
+
+
+def embedded_text(report_html: str) -> str:
+    """The report's own text plus every embedded text file (tables, captions), decoded
+    from the base64 data URIs Snakemake inlines them as; images and scripts are left out."""
+    import base64
+
+    parts = [re.sub(r"data:[^\"',]*;base64,[A-Za-z0-9+/=]+", " ", report_html)]
+    for mime, blob in re.findall(r"data:([a-z]+/[a-z0-9.+-]+)[^\"',]*;base64,([A-Za-z0-9+/=]+)", report_html):
+        if mime.startswith("text/") or mime in ("application/json", "application/csv", "image/svg+xml"):
+            parts.append(base64.b64decode(blob).decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def test_report_shows_pseudonyms_never_eids(tmp_path_factory):
+    import pandas as pd
+
+    from conftest_workflow import tiny_report_path
+
+    report = tiny_report_path(tmp_path_factory)
+    results = report.parent
+    mapping = pd.read_csv(results / "pseudonyms" / "pseudonyms.csv", dtype=str)
+    splits = pd.read_parquet(results / "splits.parquet")
+    assert set(splits["eid"].astype(str)) <= set(mapping["eid"])   # every participant has one
+    text = embedded_text(report.read_text())
+    leaked = sorted(e for e in mapping["eid"] if re.search(rf"(?<![0-9A-Za-z]){e}(?![0-9A-Za-z])", text))
+    assert not leaked, f"eids in the report: {leaked[:10]}"
+    shown = [p for p in mapping["pseudonym"] if p in text]
+    assert shown, "no pseudonym in the report (the exclusions table should name subjects by one)"
+    # the front page says whether the report may be shared (tiny is synthetic)
+    assert "safe to share" in text

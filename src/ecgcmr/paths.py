@@ -180,3 +180,16 @@ class Paths:
 
     def tables_dir(self) -> str:
         return self._p("tables")
+
+    # --- what a report and a prediction rest on (issue 13) ---
+    @property
+    def training_ranges(self) -> str:
+        return self._p("inference", "training_ranges.json")
+
+    @property
+    def pseudonym_key(self) -> str:
+        return self._p("pseudonyms", "key.txt")
+
+    @property
+    def pseudonyms(self) -> str:
+        return self._p("pseudonyms", "pseudonyms.csv")

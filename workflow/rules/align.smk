@@ -14,7 +14,7 @@ rule align:
         heads=str(Path(P.model_dir("align_{variant}"), "heads.pt")),
         metrics=str(Path(P.model_dir("align_{variant}"), "metrics.json")),
         history=str(Path(P.model_dir("align_{variant}"), "history.csv")),
-        curve=report(str(Path(P.model_dir("align_{variant}"), "curve.png")), category="Alignment",
+        curve=report(str(Path(P.model_dir("align_{variant}"), "curve.png")), category="Alignment", caption="../report/loss_curve.rst",
                      subcategory="{variant}", labels={"model": "align {variant}", "figure": "loss curve"}),
     wildcard_constraints:
         variant="|".join(ALIGN["variants"]),

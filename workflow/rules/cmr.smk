@@ -155,6 +155,7 @@ rule crop_qc:
     input:
         crops=P.crop_shard,
         seg=P.seg_shard,
+        key=P.pseudonym_key,   # subjects are labelled by pseudonym (report.smk)
     output:
         png=report(P.crop_qc, caption="../report/crop_qc.rst", category="CMR QC",
                    labels={"figure": "crop QC", "shard": "{shard}"}),

@@ -252,17 +252,42 @@ rule shared_space:
         "../scripts/shared_space.py"
 
 
+# What the encoder saw in training (amplitude, heart rate, noise): predict flags records outside.
+rule training_ranges:
+    input:
+        ecg_index=P.ecg_index,
+        splits=P.splits,
+    output:
+        P.training_ranges,
+    params:
+        sample_rate=cfg("ecg", "sample_rate"),
+    resources:
+        mem_mb=4000,
+        runtime=10,
+        cpus_per_task=1,
+    log:
+        P.log("training_ranges"),
+    benchmark:
+        P.benchmark("training_ranges")
+    script:
+        "../scripts/training_ranges.py"
+
+
 rule inference_manifest:
     input:
         encoder=ENCODER_OF[EVAL["inference_representation"]],
         norm_stats=P.ecg_norm_stats,
         probes=expand(PROBE_WEIGHTS, representation=EVAL["inference_representation"],
                       target=TABLE1_TARGETS_RUN, seed=EVAL["seeds"]),
+        training_ranges=P.training_ranges,
+        splits=P.splits,
     output:
         INFERENCE_MANIFEST,
     params:
         representation=EVAL["inference_representation"],
         ecg=cfg("ecg"),
+        synthetic=cfg("cohort", "synthetic"),
+        run_name=config["run_name"],
     resources:
         mem_mb=500,
         runtime=5,
@@ -275,7 +300,55 @@ rule inference_manifest:
         "../scripts/inference_manifest.py"
 
 
+# The inference encoder to take away: safetensors weights and a JSON model card.
+rule encoder_card:
+    input:
+        manifest=INFERENCE_MANIFEST,
+        metrics=rules.table1.output.results,
+    output:
+        weights=str(Path(P.results, "inference", "ecg_encoder.safetensors")),
+        card=str(Path(P.results, "inference", "model_card.json")),
+    resources:
+        mem_mb=2000,
+        runtime=5,
+        cpus_per_task=1,
+    log:
+        P.log("encoder_card"),
+    benchmark:
+        P.benchmark("encoder_card")
+    script:
+        "../scripts/encoder_card.py"
+
+
+# The inference representation on the test split: ROC per outcome, predicted vs true per phenotype.
+rule held_out_plots:
+    input:
+        embeddings=P.embeddings.format(representation=EVAL["inference_representation"]),
+        targets=P.targets,
+        splits=P.splits,
+        probes=rules.inference_manifest.input.probes,
+    output:
+        roc=report(f"{TABLES}/roc_{EVAL['inference_representation']}.png", caption="../report/roc.rst",
+                   category="Results", subcategory="Held-out test split"),
+        scatter=report(f"{TABLES}/scatter_{EVAL['inference_representation']}.png",
+                       caption="../report/scatter.rst", category="Results", subcategory="Held-out test split"),
+    params:
+        representation=EVAL["inference_representation"],
+        name=REPRESENTATION_NAMES.get(EVAL["inference_representation"], EVAL["inference_representation"]),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
+    log:
+        P.log("held_out_plots"),
+    benchmark:
+        P.benchmark("held_out_plots")
+    script:
+        "../scripts/held_out_plots.py"
+
+
 ALL_TARGETS += [rules.table1.output.md, rules.probe_plots_table1.output[0], INFERENCE_MANIFEST]
+ALL_TARGETS += [rules.encoder_card.output.card, rules.held_out_plots.output.roc]
 if EVAL["projection_variant"] in TABLE1_REPS:
     ALL_TARGETS += rules.shared_space.output
 if VIT_REPS:

@@ -5,12 +5,8 @@ rule exclusions:
     input:
         EXCLUSION_TABLES,
     output:
-        table=report(
-            P.exclusions,
-            category="Data",
-            subcategory="Exclusions",
-            caption="../report/exclusions.rst",
-        ),
+        # not a report item: it names participants (report.smk shows a pseudonymised copy)
+        table=P.exclusions,
     resources:
         mem_mb=1000,
         runtime=10,

@@ -21,10 +21,10 @@ rule pretrain_ecg:
     output:
         encoder=P.ecg_mae,
         history=str(Path(ECG_MAE_DIR, "history.csv")),
-        curve=report(str(Path(ECG_MAE_DIR, "curve.png")), category="ECG pretraining",
+        curve=report(str(Path(ECG_MAE_DIR, "curve.png")), category="ECG pretraining", caption="../report/loss_curve.rst",
                      subcategory="{size}", labels={"model": "ViT-{size} MAE", "figure": "loss curve"}),
         figure2=report(str(Path(ECG_MAE_DIR, "figure2.png")), category="ECG pretraining",
-                       subcategory="{size}",
+                       subcategory="{size}", caption="../report/figure2.rst",
                        labels={"model": "ViT-{size} MAE", "figure": "Figure 2: reconstruction"}),
     wildcard_constraints:
         size="tiny|small|medium|base",
@@ -68,7 +68,7 @@ rule pretrain_cmr:
         encoder=P.cmr_encoder,
         metrics=str(Path(CMR_MODEL_DIR, "metrics.json")),
         history=str(Path(CMR_MODEL_DIR, "history.csv")),
-        curve=report(str(Path(CMR_MODEL_DIR, "curve.png")), category="CMR pretraining",
+        curve=report(str(Path(CMR_MODEL_DIR, "curve.png")), category="CMR pretraining", caption="../report/loss_curve.rst",
                      subcategory="{view}", labels={"model": "CMR {view}", "figure": "loss curve"}),
     wildcard_constraints:
         view="ed3d|es3d|ed25d|es25d|mid2d|mid2dt",

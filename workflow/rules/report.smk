@@ -50,4 +50,66 @@ rule benchmarks_summary:
         "../scripts/benchmarks_summary.py"
 
 
+# Participant ids never enter the report: a per-run key turns each eid into a pseudonym
+# (ecgcmr.report.pseudonyms); the eid -> pseudonym table stays in {results}/pseudonyms/.
+rule pseudonym_key:
+    output:
+        P.pseudonym_key,
+    resources:
+        mem_mb=200,
+        runtime=2,
+        cpus_per_task=1,
+    log:
+        P.log("pseudonym_key"),
+    benchmark:
+        P.benchmark("pseudonym_key")
+    script:
+        "../scripts/pseudonym_key.py"
+
+
+rule pseudonyms:
+    input:
+        key=P.pseudonym_key,
+        splits=P.splits,
+        exclusions=P.exclusions,
+    output:
+        mapping=P.pseudonyms,
+        exclusions=report(f"{REPORT_DIR}/exclusions_pseudonymised.csv", caption="../report/exclusions.rst",
+                          category="Data", subcategory="Exclusions"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        cpus_per_task=1,
+    log:
+        P.log("pseudonyms"),
+    benchmark:
+        P.benchmark("pseudonyms")
+    script:
+        "../scripts/pseudonyms.py"
+
+
+rule cohort_report:
+    input:
+        splits=P.splits,
+        exclusions=P.exclusions,
+        targets=P.targets,
+    output:
+        flow=report(f"{REPORT_DIR}/cohort_flow.png", caption="../report/cohort_flow.rst",
+                    category="Data", subcategory="Cohort"),
+        flow_csv=f"{REPORT_DIR}/cohort_flow.csv",
+        baseline=report(f"{REPORT_DIR}/baseline_characteristics.html", caption="../report/baseline.rst",
+                        category="Data", subcategory="Cohort"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        cpus_per_task=1,
+    log:
+        P.log("cohort_report"),
+    benchmark:
+        P.benchmark("cohort_report")
+    script:
+        "../scripts/cohort_report.py"
+
+
 ALL_TARGETS += [rules.exclusions_summary.output.png, rules.benchmarks_summary.output.png]
+ALL_TARGETS += [rules.pseudonyms.output.exclusions, rules.cohort_report.output.flow]

@@ -50,11 +50,13 @@ def volume_panel(ax, lv_ml, rv_ml, ed: int, es: int) -> None:
     ax.tick_params(labelsize=5)
 
 
-def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 8, seed: int = 0) -> dict:
+def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 8, seed: int = 0,
+               name=str) -> dict:
     """Rows: a seeded sample of subjects; columns: ED and ES at the middle two of the
     six slices, with LV/myocardium/RV contours, and the volume curves with the chosen
     ED/ES frames; a colour legend for the contours. Returns what it drew (legend labels;
-    per subject its eid, ED/ES frames and volume-curve length)."""
+    per subject its eid, ED/ES frames and volume-curve length). ``name(eid)`` labels a
+    subject (the pipeline passes its pseudonymiser: the montage goes into the report)."""
     crops = pd.read_parquet(crop_shard)
     masks = pd.read_parquet(seg_shard, columns=["eid", "mask_path", "lv_volume_ml", "rv_volume_ml"]
                             ).astype({"eid": str})
@@ -83,7 +85,7 @@ def qc_montage(crop_shard: str, seg_shard: str, out_png: str, n_subjects: int = 
                     if (labels[:, :, k] == lab).any():
                         ax.contour((labels[:, :, k] == lab).T.astype(float), levels=[0.5], colors=colour,
                                    linewidths=0.7, origin="lower")
-                ax.set_title(f"{r.eid} {view} (frame {frame}) z{k}", fontsize=7)
+                ax.set_title(f"{name(r.eid)} {view} (frame {frame}) z{k}", fontsize=7)
     if crops.empty:
         axes[0, 0].text(0, 0.5, "no crops in this shard", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.1 * n + 0.4)))

@@ -95,8 +95,9 @@ def _cell(m: float, s: float, decimals: int) -> str:
 
 
 def format_table(mean: pd.DataFrame, std: pd.DataFrame, decimals: int, row_names: dict[str, str],
-                 headers: dict[str, str] | None = None) -> tuple[str, str]:
-    """(Markdown, HTML) with the best value bold and the second underlined."""
+                 headers: dict[str, str] | None = None, footer: dict[str, str] | None = None) -> tuple[str, str]:
+    """(Markdown, HTML) with the best value bold and the second underlined; ``footer``
+    (column -> text) adds a last row (the n each score rests on)."""
     marks = rank_marks(mean)
     headers = headers or {}
     head = ["Model"] + [headers.get(c, c) for c in mean.columns]
@@ -113,9 +114,28 @@ def format_table(mean: pd.DataFrame, std: pd.DataFrame, decimals: int, row_names
         name = row_names.get(r, r)
         md.append("| " + " | ".join([name] + cells_md) + " |")
         rows_html.append("<tr><th>" + html.escape(name) + "</th>" + "".join(f"<td>{c}</td>" for c in cells_html) + "</tr>")
+    if footer:
+        cells = [footer.get(c, "") for c in mean.columns]
+        md.append("| " + " | ".join([N_ROW] + cells) + " |")
+        rows_html.append(f"<tr class='n'><th>{N_ROW}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table_html = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
                   + "".join(rows_html) + "</tbody></table>")
     return "\n".join(md) + "\n", table_html
+
+
+N_ROW = "n test (positives)"
+
+
+def n_footer(results: pd.DataFrame, representations: Sequence[str]) -> dict[str, str]:
+    """Per target: test-split n, and positives for a binary target, e.g. ``52 (7)``
+    (the largest over representations and seeds: one test split serves them all)."""
+    r = results[results["representation"].isin(representations)]
+    out = {}
+    for target, g in r.groupby("target"):
+        n = pd.to_numeric(g["n_test"], errors="coerce").max()
+        pos = pd.to_numeric(g["n_test_positive"], errors="coerce").max()
+        out[target] = "" if not np.isfinite(n) else f"{int(n)}" + (f" ({int(pos)})" if np.isfinite(pos) else "")
+    return out
 
 
 _STYLE = ("<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin:8px 0}"
@@ -167,7 +187,7 @@ def table1(probe_results: Sequence[str | Path], out_dir: str | Path,
     for caption, cols in blocks:
         if not cols:
             continue
-        md, tbl = format_table(mean[cols], std[cols], 3, REPRESENTATION_NAMES)
+        md, tbl = format_table(mean[cols], std[cols], 3, REPRESENTATION_NAMES, footer=n_footer(results, order))
         md_parts += [f"\n**{caption}**\n\n", md]
         html_parts.append((caption, tbl))
     note = _reasons_note(summary[summary["representation"].isin(order)])
@@ -183,14 +203,15 @@ def table1(probe_results: Sequence[str | Path], out_dir: str | Path,
 def table2(probe_results: Sequence[str | Path], out_dir: str | Path) -> pd.DataFrame:
     """Table 2: rows = ViT sizes (representations ``vit_{size}``), columns = sex AUROC
     (%), age, QRS number and QRS duration R². Writes table2.{csv,md,html}."""
-    summary = summarise(collect_results(probe_results))
+    results = collect_results(probe_results)
+    summary = summarise(results)
     reps = [f"vit_{s}" for s in VIT_SIZES]
     mean, std = _wide(summary, reps, list(TABLE2_COLUMNS))
     names = {f"vit_{s}": s.capitalize() for s in VIT_SIZES}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _numeric_csv(mean, std, summary, names).to_csv(out_dir / "table2.csv", index=False)
-    md, tbl = format_table(mean, std, 2, names, TABLE2_COLUMNS)
+    md, tbl = format_table(mean, std, 2, names, TABLE2_COLUMNS, footer=n_footer(results, reps))
     note = _reasons_note(summary[summary["representation"].isin(reps)])
     (out_dir / "table2.md").write_text("# Table 2\n\n" + md + (f"\n{note}\n" if note else ""))
     (out_dir / "table2.html").write_text(_html_page("Table 2: ViT backbones on general and ECG-derived targets",

@@ -35,11 +35,14 @@ def run_dir_of(manifest: str | Path) -> Path:
 
 
 def write_manifest(out: str | Path, representation: str, encoder: str | Path,
-                   norm_stats: str | Path, ecg_params: dict, probe_weights: list[str | Path]) -> dict:
+                   norm_stats: str | Path, ecg_params: dict, probe_weights: list[str | Path],
+                   training_ranges: str | Path | None = None, cohort: dict | None = None) -> dict:
     """Write ``out`` (``<run dir>/inference/manifest.json``), naming files relative to
     the run directory. Probe weight files are
     ``probes/{representation}/{target}/seed{seed}.pt``: the target is read from the
-    folder name."""
+    folder name. ``training_ranges`` (:mod:`.signal_ranges`) and ``cohort`` (what the
+    run trained on: ``synthetic``, ``n_train`` ...) let predict say what its numbers
+    rest on; runs written before them have neither, and predict says so."""
     run_dir = run_dir_of(out)
     probes: dict[str, list[str]] = {}
     for w in sorted(probe_weights, key=str):
@@ -55,6 +58,10 @@ def write_manifest(out: str | Path, representation: str, encoder: str | Path,
         "ecg": dict(ecg_params),
         "probes": {t: probes[t] for t in [*PHENOTYPES, *OUTCOMES] if t in probes},
     }
+    if training_ranges is not None:
+        manifest["training_ranges"] = _relative(training_ranges, run_dir)
+    if cohort is not None:
+        manifest["cohort"] = dict(cohort)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -77,7 +84,25 @@ def read_manifest(run_dir: str | Path) -> tuple[dict, Path]:
     absolute["encoder"] = run_dir / m["encoder"]
     absolute["norm_stats"] = run_dir / m["norm_stats"]
     absolute["probes"] = {t: [run_dir / w for w in ws] for t, ws in m["probes"].items()}
-    for f in [absolute["encoder"], absolute["norm_stats"], *(w for ws in absolute["probes"].values() for w in ws)]:
+    extra = []
+    if m.get("training_ranges"):
+        absolute["training_ranges"] = run_dir / m["training_ranges"]
+        extra.append(absolute["training_ranges"])
+    for f in [absolute["encoder"], absolute["norm_stats"], *extra,
+              *(w for ws in absolute["probes"].values() for w in ws)]:
         if not Path(f).is_file():
             raise InputError(f, "missing_run_file", f"named in {path} but absent")
     return absolute, run_dir
+
+
+def cohort_summary(splits: str | Path, synthetic: bool, run_name: str) -> dict:
+    """What the run trained on, as predict and the model card name it (split sizes;
+    the pipeline replaces ``n_ecg_train`` by the ECGs actually cached)."""
+    import pandas as pd
+
+    s = pd.read_parquet(splits, columns=["pretrain", "paired_split"])
+    return {"source": "synthetic demo cohort (ecgcmr synth)" if synthetic else "UK Biobank",
+            "synthetic": bool(synthetic), "run_name": run_name,
+            "n_ecg_train": int((s["pretrain"] == "train").sum()),
+            "n_paired_train": int((s["paired_split"] == "train").sum()),
+            "n_paired_test": int((s["paired_split"] == "test").sum())}

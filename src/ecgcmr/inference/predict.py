@@ -8,7 +8,11 @@ run's encoder and passed to every seed's probe; seeds are averaged. Everything c
 from the run directory's ``inference/manifest.json`` (no Snakefile, no config).
 
 A record that cannot be read gives an error row (status ``error``, reason, detail);
-the command fails (exit 1) only when no record could be predicted.
+the command fails (exit 1) only when no record could be predicted. A record whose
+amplitude, heart rate or noise lies outside what the encoder was trained on (the run's
+``training_ranges``, :mod:`.signal_ranges`) is still predicted but marked: status
+``out_of_range``, the summaries outside their range in ``detail``. Every row names the
+run's training cohort (``training_cohort``), printed on stderr too.
 """
 
 from __future__ import annotations
@@ -32,9 +36,12 @@ from ..io.ecg_xml import read_ecg_xml
 from ..io.wfdb_records import read_wfdb_record, record_base
 from ..phenotypes import OUTCOMES, PHENOTYPES
 from .manifest import read_manifest
+from .signal_ranges import FEATURES, out_of_range, signal_features
 
 log = logging.getLogger(__name__)
 ID_COLUMNS = ["input", "eid", "status", "reason", "detail"]
+# what each prediction rests on: the run's cohort and the record's signal summaries
+CONTEXT_COLUMNS = ["training_cohort", *FEATURES]
 
 
 def phenotype_column(name: str) -> str:
@@ -83,6 +90,17 @@ class Predictor:
         self.encoder = load_ecg_encoder(self.manifest["encoder"]).to(self.device).eval()
         self.probes = {t: [p for p in map(load_probe, ws) if p is not None]
                        for t, ws in self.manifest["probes"].items()}
+        self.ranges = (json.loads(Path(self.manifest["training_ranges"]).read_text())["features"]
+                       if "training_ranges" in self.manifest else None)
+        self.cohort = self.manifest.get("cohort")
+
+    def cohort_text(self) -> str:
+        """e.g. ``synthetic demo cohort (ecgcmr synth), run demo: 420 training ECGs, 180 paired``."""
+        c = self.cohort
+        if not c:
+            return "unknown (run written before ecgcmr recorded its training cohort)"
+        return (f"{c['source']}, run {c['run_name']}: {c['n_ecg_train']} training ECGs, "
+                f"{c['n_paired_train']} paired training subjects")
 
     def read(self, kind: str, path: str) -> EcgRecord:
         kwargs = reader_kwargs(self.params)   # ingest's own: same rate, length, flat-lead check
@@ -94,12 +112,17 @@ class Predictor:
             raise InputError(path, "not_found", "no such file or folder (or a folder without .xml/.hea)")
         raise InputError(path, "unsupported_input", "expected a CardioSoft or MUSE .xml or a WFDB record (.hea)")
 
-    def normalised(self, records: list[EcgRecord]) -> np.ndarray:
-        """Filtered exactly as ingest, stored at the cache's dtype, then normalised as
-        the cache is read."""
+    def filtered(self, records: list[EcgRecord]) -> np.ndarray:
+        """Filtered exactly as ingest and stored at the cache's dtype (mV)."""
         x = preprocess_batch(np.stack([r.signal for r in records]), self.params)
-        x = x.astype(self.params.get("cache_dtype", "float16")).astype(np.float32)
+        return x.astype(self.params.get("cache_dtype", "float16")).astype(np.float32)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """Lead-wise, with the training split's statistics, as the cache is read."""
         return (x - self.mean) / self.std
+
+    def normalised(self, records: list[EcgRecord]) -> np.ndarray:
+        return self.normalise(self.filtered(records))
 
     @torch.no_grad()
     def embed(self, x: np.ndarray) -> np.ndarray:
@@ -128,16 +151,35 @@ class Predictor:
             rows.append(row)
         for start in range(0, len(ok), batch_size):
             chunk = ok[start:start + batch_size]
-            preds = self.predict_embeddings(self.embed(self.normalised([r for _, r in chunk])))
+            x = self.filtered([r for _, r in chunk])
+            preds = self.predict_embeddings(self.embed(self.normalise(x)))
+            self.flag([rows[i] for i, _ in chunk], x)
             for j, (i, _) in enumerate(chunk):
                 for t, v in preds.items():
                     rows[i][t] = float(v[j])
         df = pd.DataFrame(rows)
+        df.insert(len(ID_COLUMNS), "training_cohort", self.cohort_text())
+        for f in FEATURES:
+            if f not in df:
+                df[f] = np.nan
         names = {**{t: phenotype_column(t) for t in PHENOTYPES}, **{t: outcome_column(t) for t in OUTCOMES}}
         for t in [*PHENOTYPES, *OUTCOMES]:
             if t not in df:
                 df[t] = np.nan   # a target the run did not train: column present, empty
-        return df[ID_COLUMNS + [*PHENOTYPES, *OUTCOMES]].rename(columns=names)
+        return df[ID_COLUMNS + CONTEXT_COLUMNS + [*PHENOTYPES, *OUTCOMES]].rename(columns=names)
+
+    def flag(self, rows: list[dict], x: np.ndarray) -> None:
+        """Signal summaries into ``rows``; status ``out_of_range`` where one lies
+        outside the training ranges."""
+        feats = signal_features(x, self.params.get("sample_rate", 500))
+        for j, row in enumerate(rows):
+            values = {f: float(v[j]) for f, v in feats.items()}
+            row.update(values)
+            flags = out_of_range(values, self.ranges) if self.ranges else []
+            if flags:
+                row.update(status="out_of_range", reason="outside_training_range",
+                           detail="; ".join(flags) + " (predictions unreliable)")
+                log.warning("%s: outside the training ranges: %s", row["input"], "; ".join(flags))
 
 
 def to_json(df: pd.DataFrame) -> str:
@@ -145,7 +187,9 @@ def to_json(df: pd.DataFrame) -> str:
     out = []
     for _, r in df.iterrows():
         obj = {c: r[c] for c in ID_COLUMNS}
-        if r["status"] == "ok":
+        obj["training_cohort"] = r["training_cohort"]
+        obj["signal"] = {f: _num(r[f]) for f in FEATURES}
+        if r["status"] != "error":
             obj["phenotypes"] = {t: {"value": _num(r[phenotype_column(t)]), "unit": PHENOTYPES[t][1],
                                      "description": PHENOTYPES[t][0]} for t in PHENOTYPES}
             obj["outcome_probabilities"] = {t: _num(r[outcome_column(t)]) for t in OUTCOMES}
@@ -185,7 +229,13 @@ def cli(args) -> int:
     else:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text)
-    n_ok = int((df["status"] == "ok").sum())
+    n_ok = int((df["status"] != "error").sum())
+    print(f"ecgcmr predict: trained on {df['training_cohort'].iloc[0]}", file=sys.stderr)
+    n_flagged = int((df["status"] == "out_of_range").sum())
+    if n_flagged:
+        print(f"ecgcmr predict: {n_flagged} of {len(df)} records lie outside the training ranges of "
+              "amplitude, heart rate or noise (status=out_of_range rows): do not trust their numbers",
+              file=sys.stderr)
     if n_ok < len(df):
         print(f"ecgcmr predict: {len(df) - n_ok} of {len(df)} records could not be predicted "
               "(status=error rows)", file=sys.stderr)

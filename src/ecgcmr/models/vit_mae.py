@@ -197,13 +197,18 @@ class EcgMAE(nn.Module):
 
     def forward_encoder(self, x: torch.Tensor, mask_ratio: float):
         """(B, leads, samples) → tokens (B, 1 + L_keep, D) (cls first), mask, ids_restore."""
-        tokens = self.patch_embed(self.patchify(x))
-        tokens = tokens + self._positions(self.lead_embed, self.time_embed)
+        tokens = self._tokens(x)
         tokens, mask, ids_restore = self.random_masking(tokens, mask_ratio)
+        return self._encode(tokens), mask, ids_restore
+
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
+        return self.patch_embed(self.patchify(x)) + self._positions(self.lead_embed, self.time_embed)
+
+    def _encode(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         for block in self.blocks:
             tokens = block(tokens)
-        return self.norm(tokens), mask, ids_restore
+        return self.norm(tokens)
 
     def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
         """Encoded visible tokens + mask tokens → predicted patches (B, L, patch_size)."""
@@ -241,9 +246,12 @@ class EcgMAE(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, leads, samples) normalised ECG → (B, D): mean of the unmasked encoder's
         patch tokens, cls token excluded. MAE's loss never reads the cls token, so after
-        pretraining it is an untrained summary; the token mean is what the loss shaped."""
-        latent, _, _ = self.forward_encoder(x, 0.0)
-        return latent[:, 1:].mean(dim=1)
+        pretraining it is an untrained summary; the token mean is what the loss shaped.
+
+        All tokens are kept without going through :meth:`random_masking` (whose
+        ``round`` on a Python float neither TorchScript nor ONNX export can trace), so
+        this is the graph ``ecgcmr export`` writes; same result as ``forward_encoder(x, 0)``."""
+        return self._encode(self._tokens(x))[:, 1:].mean(dim=1)
 
 
 def flops_per_sample(model: EcgMAE) -> float:

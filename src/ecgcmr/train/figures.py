@@ -32,13 +32,22 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
+def scale_bar_mv(span: float) -> float:
+    """A round amplitude (0.1, 0.2, 0.5, 1, 2 or 5 mV) near a third of ``span``."""
+    for bar in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0):
+        if bar >= span / 3:
+            return bar
+    return 5.0
+
+
 def plot_reconstruction(original: np.ndarray, reconstructed: np.ndarray, mask: np.ndarray,
                         path: str | Path, *, fs: float = 500.0, title: str = "") -> None:
     """Figure 2: each lead's original (black) and reconstruction (red); masked
-    patches shaded. ``original``/``reconstructed`` (12, T), ``mask`` (12, T) bool."""
+    patches shaded. ``original``/``reconstructed`` (12, T) in mV, ``mask`` (12, T)
+    bool. Every lead is drawn on one amplitude scale, given by the bar on the right."""
     n_leads, t = original.shape
     time = np.arange(t) / fs
-    fig, axes = plt.subplots(n_leads, 1, figsize=(10, 1.1 * n_leads), sharex=True)
+    fig, axes = plt.subplots(n_leads, 1, figsize=(10, 1.1 * n_leads), sharex=True, sharey=True)
     for i, ax in enumerate(np.atleast_1d(axes)):
         ax.fill_between(time, 0, 1, where=mask[i], color="0.9", step="mid",
                         transform=ax.get_xaxis_transform(), linewidth=0)
@@ -46,10 +55,16 @@ def plot_reconstruction(original: np.ndarray, reconstructed: np.ndarray, mask: n
         ax.plot(time, reconstructed[i], color="tab:red", lw=0.6, label="reconstructed")
         ax.set_ylabel(LEADS[i] if i < len(LEADS) else str(i), rotation=0, ha="right", va="center")
         ax.set_yticks([])
-    axes[0].legend(loc="upper right", fontsize=7, ncol=2)
+    lo, hi = np.nanpercentile(original, [0.5, 99.5])
+    bar = scale_bar_mv(hi - lo)
+    for ax in np.atleast_1d(axes):
+        ax.plot([time[-1] * 1.01] * 2, [0, bar], color="black", lw=2, clip_on=False)
+    axes[0].text(time[-1] * 1.015, bar / 2, f"{bar:g} mV", fontsize=7, va="center", ha="left")
+    # above the first lead, not on it: no corner of a trace is free of signal
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=2, frameon=False)
     axes[-1].set_xlabel("time [s]")
     if title:
-        axes[0].set_title(title)
+        axes[0].set_title(title, loc="right", fontsize=10)
     fig.tight_layout(h_pad=0.1)
     fig.savefig(path, dpi=110)
     plt.close(fig)

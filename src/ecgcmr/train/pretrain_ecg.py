@@ -116,7 +116,7 @@ def figure2(model: EcgMAE, cache: EcgCache, eid: str, path: str | Path, *, seed:
     if cache.mean is not None:
         orig, recon = (a / cache.scale + cache.mean for a in (orig, recon))
     plot_reconstruction(orig, recon, hidden.cpu().numpy().astype(bool), path,
-                        title=f"{title}: subject {eid} (shaded: masked patches)")
+                        title=f"{title}: a test-split ECG, in mV (shaded: masked patches)")
 
 
 
