@@ -114,7 +114,7 @@ rule table1:
         csv=f"{TABLES}/table1.csv",
         md=f"{TABLES}/table1.md",
         html=report(f"{TABLES}/table1.html", caption="../report/table1.rst", category="Results",
-                    subcategory="Table 1"),
+                    subcategory="Table 1", labels={"figure": "Table 1: phenotypes and outcomes"}),
         results=f"{TABLES}/probe_results.csv",
     params:
         representations=TABLE1_REPS,
@@ -137,7 +137,7 @@ rule table2:
         csv=f"{TABLES}/table2.csv",
         md=f"{TABLES}/table2.md",
         html=report(f"{TABLES}/table2.html", caption="../report/table2.rst", category="Results",
-                    subcategory="Table 2"),
+                    subcategory="Table 2", labels={"figure": "Table 2: ECG features by ViT size"}),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -157,7 +157,7 @@ rule table3:
         csv=f"{TABLES}/table3.csv",
         md=f"{TABLES}/table3.md",
         html=report(f"{TABLES}/table3.html", caption="../report/table3.rst", category="Results",
-                    subcategory="Table 3"),
+                    subcategory="Table 3", labels={"figure": "Table 3: ViT sizes"}),
     params:
         sizes=EVAL["vit_sizes"],
     resources:
@@ -177,7 +177,7 @@ rule probe_plots_table1:
         probes=rules.table1.input.probes,
     output:
         report(f"{TABLES}/table1_bars.png", caption="../report/bars.rst", category="Results",
-               subcategory="Table 1"),
+               subcategory="Table 1", labels={"figure": "Table 1 as bars"}),
     params:
         representations=TABLE1_REPS,
         targets=TABLE1_TARGETS_RUN,
@@ -199,7 +199,7 @@ rule probe_plots_table2:
         probes=rules.table2.input.probes,
     output:
         report(f"{TABLES}/table2_bars.png", caption="../report/bars.rst", category="Results",
-               subcategory="Table 2"),
+               subcategory="Table 2", labels={"figure": "Table 2 as bars"}),
     params:
         representations=VIT_REPS,
         targets=TABLE2_TARGETS_RUN,
@@ -234,7 +234,8 @@ rule shared_space:
         **SHARED_SPACE_CMR,
     output:
         report(f"{TABLES}/shared_space_{EVAL['projection_variant']}.png", caption="../report/shared_space.rst",
-               category="Results", subcategory="Shared latent space"),
+               category="Results", subcategory="Shared latent space",
+               labels={"figure": "shared ECG-CMR latent space"}),
     params:
         modalities=sorted(k.removeprefix("cmr_") for k in SHARED_SPACE_CMR),
         colour_by=EVAL["projection_colour"],
@@ -329,9 +330,10 @@ rule held_out_plots:
         probes=rules.inference_manifest.input.probes,
     output:
         roc=report(f"{TABLES}/roc_{EVAL['inference_representation']}.png", caption="../report/roc.rst",
-                   category="Results", subcategory="Held-out test split"),
+                   category="Results", subcategory="Held-out test split", labels={"figure": "ROC curves, outcomes"}),
         scatter=report(f"{TABLES}/scatter_{EVAL['inference_representation']}.png",
-                       caption="../report/scatter.rst", category="Results", subcategory="Held-out test split"),
+                       caption="../report/scatter.rst", category="Results", subcategory="Held-out test split",
+                       labels={"figure": "predicted vs true, phenotypes"}),
     params:
         representation=EVAL["inference_representation"],
         name=REPRESENTATION_NAMES.get(EVAL["inference_representation"], EVAL["inference_representation"]),

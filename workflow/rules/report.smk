@@ -12,7 +12,7 @@ rule exclusions_summary:
     output:
         csv=f"{REPORT_DIR}/exclusions_summary.csv",
         png=report(f"{REPORT_DIR}/exclusions_summary.png", caption="../report/exclusions_summary.rst",
-                   category="Data", subcategory="Exclusions"),
+                   category="Data", subcategory="Exclusions", labels={"figure": "exclusions by stage and reason"}),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -33,7 +33,7 @@ rule benchmarks_summary:
     output:
         csv=f"{REPORT_DIR}/benchmarks_summary.csv",
         png=report(f"{REPORT_DIR}/benchmarks_summary.png", caption="../report/benchmarks.rst",
-                   category="Cost", subcategory="Rule benchmarks"),
+                   category="Cost", subcategory="Rule benchmarks", labels={"figure": "time and memory per rule"}),
     params:
         benchmark_dir=str(Path(P.results, "benchmarks")),
         rules=sorted(r.name for r in workflow.rules),
@@ -75,7 +75,7 @@ rule pseudonyms:
     output:
         mapping=P.pseudonyms,
         exclusions=report(f"{REPORT_DIR}/exclusions_pseudonymised.csv", caption="../report/exclusions.rst",
-                          category="Data", subcategory="Exclusions"),
+                          category="Data", subcategory="Exclusions", labels={"figure": "exclusions table"}),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -95,10 +95,10 @@ rule cohort_report:
         targets=P.targets,
     output:
         flow=report(f"{REPORT_DIR}/cohort_flow.png", caption="../report/cohort_flow.rst",
-                    category="Data", subcategory="Cohort"),
+                    category="Data", subcategory="Cohort", labels={"figure": "cohort flow"}),
         flow_csv=f"{REPORT_DIR}/cohort_flow.csv",
         baseline=report(f"{REPORT_DIR}/baseline_characteristics.html", caption="../report/baseline.rst",
-                        category="Data", subcategory="Cohort"),
+                        category="Data", subcategory="Cohort", labels={"figure": "baseline characteristics"}),
     resources:
         mem_mb=1000,
         runtime=5,
