@@ -40,7 +40,11 @@ def cohort(tmp_path_factory):
     for s in range(2):
         shards.append(root / f"shard_{s}.parquet")
         excl.append(root / f"shard_{s}.exclusions.csv")
-        ingest_ecg_shard(raw, s, 2, shards[-1], excl[-1], ECG_PARAMS)
+        # every UKB-named file of the shard, the repeat visit included: the bulk index
+        # would keep one file per subject (tests/test_bulk.py), but a shard written
+        # another way must still give one index row per eid
+        files = sorted(p for p in raw.glob("*_20205_*.xml") if shard_of(p.name.split("_")[0], 2) == s)
+        ingest_ecg_shard(raw, s, 2, shards[-1], excl[-1], ECG_PARAMS, files=files)
     return {"root": root, "latents": latents, "shards": shards, "excl": excl, "dup": dup_eid,
             "bad": {latents.eid.iloc[6]: "truncated_xml", latents.eid.iloc[7]: "flat_lead"}}
 
