@@ -39,6 +39,7 @@ from pydicom.errors import InvalidDicomError
 from ..errors import InputError
 from .dicom_cine import Cine, CineGeometry, cine_affine, slice_normal
 from .dicom_files import DicomImage, decode_pixels, parse_header
+from .zip_inflate import read_deflated
 
 SAX_SLICE = re.compile(r"^CINE_segmented_SAX_b(\d+)$")
 SAX_MIXED = "CINE_segmented_SAX"
@@ -122,8 +123,10 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: 
     """Read one member, never inflating more than ``limit`` bytes whatever its header
     claims (the declared size of a crafted zip can lie)."""
     try:
-        with zf.open(info) as fh:
-            data = fh.read(limit + 1)
+        data = read_deflated(zf, info, limit)
+        if data is None:
+            with zf.open(info) as fh:
+                data = fh.read(limit + 1)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
         raise InputError(path, "corrupt_zip", f"{info.filename}: {e}") from e
     if len(data) > limit:
@@ -261,10 +264,14 @@ def _assemble(path: Path, slices: list[list[DicomImage]], notes: list[str], n_se
     nz, nt = len(slices), counts[0]
     frames = [[decode_pixels(im, path) for im in s] for s in slices]
     dtype = np.result_type(*[f.dtype for s in frames for f in s])
-    data = np.empty((first.columns, first.rows, nz, nt), dtype=dtype)
+    # (t, z, Rows, Columns) in C order is (x = column, y = row, z, t) in Fortran order:
+    # each frame is copied whole, and NIfTI (x fastest on disk) writes the buffer as it is
+    # (filling a C-order (x, y, z, t) array took a strided transpose per frame)
+    buf = np.empty((nt, nz, first.rows, first.columns), dtype=dtype)
     for k, s in enumerate(frames):
         for t, f in enumerate(s):
-            data[:, :, k, t] = f.T          # (Rows, Columns) -> (x = column, y = row)
+            buf[t, k] = f
+    data = buf.transpose(3, 2, 1, 0)
     ipp = np.array([s[0].ipp for s in slices], dtype=float)
     geometry = CineGeometry(np.asarray(first.iop, float), ipp, tuple(first.pixel_spacing),
                             first.rows, first.columns, first.slice_thickness,
