@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
-APT_PACKAGES := graphviz slurm-wlm munge chromium
+APT_PACKAGES := graphviz slurm-wlm munge chromium dcm2niix
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-packages slurm-cluster demo test test-fast report dag bench clean

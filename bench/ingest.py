@@ -160,6 +160,24 @@ def _ingest_stages(files: list[Path], params: dict, out: Path, repeats: int = 3)
             "encode_write_parquet": round(t_write, 3)}
 
 
+def _write_synthetic_ecgs(raw: Path, n: int) -> list[Path]:
+    from ecgcmr.ids import bulk_name
+    from ecgcmr.synth.ecg import write_subject_ecg
+    from ecgcmr.synth.physiology import sample_cohort
+
+    cfg = _config()
+    for _, row in sample_cohort(n, seed=0).iterrows():
+        write_subject_ecg(row, raw / bulk_name(row.eid, 20205), cfg["synth"]["ecg"], 0)
+    return sorted(raw.glob("*.xml"))
+
+
+def bench_ecg_vs_reference(workdir: Path, args) -> dict:
+    """ecgcmr's ECG ingest against the authors' approach, interleaved (bench/ingest_ecg_ratio.py)."""
+    from ingest_ecg_ratio import bench   # bench/ is sys.path[0] when run as a script
+
+    return bench(workdir, args, _config(), _write_synthetic_ecgs)
+
+
 def bench_cmr(workdir: Path, args) -> dict:
     """Synthetic CMR render+write and CMR ingest, ~20 subjects at the demo size
     (targets: >= 5 and >= 1 subjects/s per core); see bench/ingest_cmr.py."""
@@ -168,7 +186,7 @@ def bench_cmr(workdir: Path, args) -> dict:
     return measure(_config(), n_subjects=min(args.n_subjects, 20), workdir=workdir)
 
 
-BENCHMARKS = {"ecg": bench_ecg, "cmr": bench_cmr}
+BENCHMARKS = {"ecg": bench_ecg, "cmr": bench_cmr, "ecg_vs_reference": bench_ecg_vs_reference}
 
 
 def main(argv=None) -> int:
@@ -177,6 +195,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-subjects", type=int, default=300)
     p.add_argument("--loader-seconds", type=float, default=3.0)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved reference/ecgcmr rounds (ecg_vs_reference)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}

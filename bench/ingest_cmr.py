@@ -5,7 +5,15 @@ both at the demo size of config/config.yaml (synth.cmr). Writes
 bench/results/ingest_cmr.json. ``bench_cmr`` is the measurement function that
 bench/ingest.py's table of named measurements can call.
 
+At UK Biobank size (``--real-size``: 208 x 208, 10-12 slices x 50 frames, deflated zips)
+``bench_real_size`` runs, on the same zips and interleaved subject by subject, ecgcmr's
+ingest, dcm2niix (unzip + ``dcm2niix -z n`` + ``gzip -1``, at least the compression of
+ecgcmr's files) and a plain pydicom + nibabel loop, and reports CPU-second ratios with the
+load average. dcm2niix is the Debian package ``dcm2niix`` (``make system-packages``);
+without it that column says so.
+
     .venv/bin/python bench/ingest_cmr.py [--n 20] [--config config/config.yaml]
+    .venv/bin/python bench/ingest_cmr.py --real-size [--n 4]
 """
 
 from __future__ import annotations
@@ -61,6 +69,13 @@ def bench_cmr(config: dict, n_subjects: int = 20, workdir: str | Path | None = N
 
 
 def main() -> None:
+    ap0 = argparse.ArgumentParser(add_help=False)
+    ap0.add_argument("--real-size", action="store_true")
+    known, _ = ap0.parse_known_args()
+    if known.real_size:
+        from ingest_cmr_real_size import main as real_size_main   # bench/ is sys.path[0]
+
+        return real_size_main()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml")
     ap.add_argument("--n", type=int, default=20)

@@ -21,7 +21,7 @@ from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 # conda name -> PyPI name, where they differ
-CONDA_TO_PYPI = {"pytorch": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "python-isal": "isal"}
 # conda-only entries, each with why it is there
 CONDA_ONLY = {
     "python": "the interpreter itself",

@@ -1,10 +1,10 @@
-import torch
+from ecgcmr.train.threads import configure_threads  # first: sets OpenMP's wait policy before torch loads
 
 from ecgcmr.logs import snakemake_logging
 from ecgcmr.train.align import align
 
 with snakemake_logging(snakemake):
-    torch.set_num_threads(snakemake.threads)
+    configure_threads(snakemake.threads)
     i, p = snakemake.input, snakemake.params
     align(snakemake.wildcards.variant, p.pairs, p.weights,
           cmr_encoders={m: i[f"cmr_{m}"] for m in p.views},

@@ -1,10 +1,10 @@
-import torch
+from ecgcmr.train.threads import configure_threads  # first: sets OpenMP's wait policy before torch loads
 
 from ecgcmr.logs import snakemake_logging
 from ecgcmr.train.pretrain_cmr import pretrain_cmr
 
 with snakemake_logging(snakemake):
-    torch.set_num_threads(snakemake.threads)
+    configure_threads(snakemake.threads)
     i, p = snakemake.input, snakemake.params
     pretrain_cmr(snakemake.wildcards.view, i.crop_index, i.targets, i.splits, p.out_dir,
                  train=p.train, model=p.model, hflip_p=p.hflip_p, target_columns=p.targets)

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from ..exclusions import Exclusion, to_frame
@@ -74,6 +73,8 @@ def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
     inputs) keeps its first occurrence in shard order; the others are excluded with
     reason ``duplicate_eid``. Returns the exclusions (also written to ``out_exclusions``).
     """
+    import pandas as pd
+
     frames = []
     for pos, path in enumerate(shard_parquets):
         verify_pages(path)   # the digest below is then of the content as written
@@ -110,6 +111,8 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
     merged by Chan's parallel formula, so a full-size cohort never sits in memory as
     float64 and the sum of squares never cancels catastrophically.
     """
+    import pandas as pd
+
     index = pd.read_parquet(index_path)
     splits = pd.read_parquet(splits_path, columns=["eid", "pretrain"])
     train = set(splits.loc[splits["pretrain"] == "train", "eid"].astype(str))
@@ -175,6 +178,8 @@ class EcgCache:
     """
 
     def __init__(self, index_path: str | Path, norm_stats_path: str | Path | None = None):
+        import pandas as pd
+
         self.index = pd.read_parquet(index_path)
         self.index["eid"] = self.index["eid"].astype(str)
         self.eids: list[str] = self.index["eid"].tolist()
@@ -209,6 +214,7 @@ class EcgCache:
 
     def get(self, eids: list[str]) -> np.ndarray:
         """(B, 12, T) float32 signals of ``eids`` in that order (KeyError for unknown eids)."""
+
         pos = np.fromiter((self._pos[str(e)] for e in eids), np.int64, len(eids))
         codes, rows = self._code[pos], self._row[pos]
         first = self._signals(int(codes[0])) if len(pos) else np.zeros((0, 12, 0), np.float16)
@@ -222,30 +228,42 @@ class EcgCache:
         return out
 
 
-try:  # torch is optional for ingest-only installs
-    from torch.utils.data import Dataset as _TorchDataset
-except ImportError:  # pragma: no cover
-    _TorchDataset = object
+def _make_ecg_dataset():
+    """EcgDataset, built on first use: importing torch costs ~2 CPU-s and ~200 MB, which
+    ingest (this module's shard writer) must not pay (``__getattr__`` below)."""
+    try:  # torch is optional for ingest-only installs
+        from torch.utils.data import Dataset as _TorchDataset
+    except ImportError:  # pragma: no cover
+        _TorchDataset = object
+
+    class EcgDataset(_TorchDataset):
+        """torch Dataset of (12, T) float32 tensors for ``eids`` (a batch sampler's indices
+        are fetched in one ``cache.get`` through ``__getitems__``)."""
+
+        def __init__(self, cache: EcgCache, eids: list[str] | None = None):
+            self.cache = cache
+            self.eids = [str(e) for e in (cache.eids if eids is None else eids)]
+
+        def __len__(self) -> int:
+            return len(self.eids)
+
+        def __getitem__(self, i: int):
+            import torch
+
+            return torch.from_numpy(self.cache.get([self.eids[i]])[0])
+
+        def __getitems__(self, indices: list[int]):
+            import torch
+
+            batch = torch.from_numpy(self.cache.get([self.eids[i] for i in indices]))
+            return list(batch.unbind(0))
+
+    EcgDataset.__module__ = __name__
+    return EcgDataset
 
 
-class EcgDataset(_TorchDataset):
-    """torch Dataset of (12, T) float32 tensors for ``eids`` (a batch sampler's indices
-    are fetched in one ``cache.get`` through ``__getitems__``)."""
-
-    def __init__(self, cache: EcgCache, eids: list[str] | None = None):
-        self.cache = cache
-        self.eids = [str(e) for e in (cache.eids if eids is None else eids)]
-
-    def __len__(self) -> int:
-        return len(self.eids)
-
-    def __getitem__(self, i: int):
-        import torch
-
-        return torch.from_numpy(self.cache.get([self.eids[i]])[0])
-
-    def __getitems__(self, indices: list[int]):
-        import torch
-
-        batch = torch.from_numpy(self.cache.get([self.eids[i] for i in indices]))
-        return list(batch.unbind(0))
+def __getattr__(name: str):
+    if name == "EcgDataset":
+        cls = globals()["EcgDataset"] = _make_ecg_dataset()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

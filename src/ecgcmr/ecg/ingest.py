@@ -56,9 +56,11 @@ def ingest_records(items: list[tuple[str, str | Path]], read: Callable[..., EcgR
     excluded: list[Exclusion] = list(also_excluded or [])
     n_ok, t0 = 0, time.perf_counter()
     # no dictionary encoding / statistics for the signal: ~60k distinct float16 values
-    # a row group make both pointless, and they tripled the write time
-    # page checksums: readers verify every page against its write-time CRC (ecgcmr.integrity)
+    # a row group make both pointless, and they tripled the write time; nor snappy: it
+    # saves 0.0 % of a filtered float16 signal and was half the write (bench/ingest.py).
+    # Page checksums: readers verify every page against its write-time CRC (ecgcmr.integrity)
     with pq.ParquetWriter(out_parquet, shard_schema(n_values, dtype), use_dictionary=False,
+                          compression={"signal": "none", "eid": "snappy", "source": "snappy"},
                           write_statistics=["eid", *MEASUREMENTS], write_page_checksum=True) as writer:
         batch: list[EcgRecord] = []
         for k, (eid, path) in enumerate(items):

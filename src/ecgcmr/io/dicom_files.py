@@ -31,6 +31,10 @@ class DicomImage:
     slice_thickness: float
     spacing_between_slices: float
     cardiac_number_of_images: int
+    # the pixel value's bytes, a view into ``raw`` (no copy); None when only pydicom
+    # itself can read them (encapsulated / big-endian): then ``raw`` is read whole
+    pixel_bytes: memoryview | None = None
+    raw: bytes = b""
 
 
 def _num(ds, keyword: str, default, kind=float):
@@ -54,11 +58,42 @@ def _vector(ds, keyword: str, n: int):
     return out if len(out) == n else None
 
 
+_PIXEL_TAG = b"\xe0\x7f\x10\x00"            # (7FE0,0010) little endian
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"}
+
+
+def _pixel_value(data: bytes, at: int, ts) -> memoryview | None:
+    """The PixelData value that starts at ``at`` in a little-endian file (where pydicom
+    stopped), or None if there is none or it is not a plain defined-length value."""
+    if ts is None or data[at:at + 4] != _PIXEL_TAG:
+        return None
+    if str(ts) == _IMPLICIT_LE:
+        length, start = int.from_bytes(data[at + 4:at + 8], "little"), at + 8
+    elif str(ts) in _PLAIN_LE and data[at + 4:at + 6] in _LONG_VRS:
+        length, start = int.from_bytes(data[at + 8:at + 12], "little"), at + 12
+    else:
+        return None
+    if length == 0xFFFFFFFF:   # encapsulated (compressed) frames
+        return None
+    return memoryview(data)[start:start + length]
+
+
 def parse_header(data: bytes, member: str) -> DicomImage | None:
     """Parse one DICOM file held in memory (pixels are kept undecoded); None for a
-    DICOM object that is not an image (e.g. a structured report)."""
-    ds = pydicom.dcmread(io.BytesIO(data))
-    if "PixelData" not in ds:
+    DICOM object that is not an image (e.g. a structured report).
+
+    pydicom reads the header only (``stop_before_pixels``: 0.63 against 0.84 ms a
+    208x208 file) and the pixel value is taken from the bytes where it stopped;
+    ``specific_tags`` was measured too and saves nothing more.
+    """
+    f = io.BytesIO(data)
+    ds = pydicom.dcmread(f, stop_before_pixels=True)
+    ts = ds.file_meta.get("TransferSyntaxUID", None)
+    pixels = _pixel_value(data, f.tell(), ts)
+    if pixels is None:   # compressed, deflated, big-endian, cut or pixel-less: pydicom reads it all
+        ds = pydicom.dcmread(io.BytesIO(data))
+    if pixels is None and "PixelData" not in ds:
         sop_class = ds.file_meta.get("MediaStorageSOPClassUID", ds.get("SOPClassUID", None))
         if sop_class is None or "Image Storage" in getattr(sop_class, "name", ""):
             # pydicom stops quietly at the end of a cut file: an image without pixels
@@ -80,6 +115,7 @@ def parse_header(data: bytes, member: str) -> DicomImage | None:
         slice_thickness=_num(ds, "SliceThickness", 0.0),
         spacing_between_slices=_num(ds, "SpacingBetweenSlices", 0.0),
         cardiac_number_of_images=_num(ds, "CardiacNumberOfImages", 0, int),
+        pixel_bytes=pixels, raw=data,
     )
 
 
@@ -87,7 +123,7 @@ def decode_pixels(im: DicomImage, path: str | Path) -> np.ndarray:
     """(Rows, Columns) pixels in native byte order; stored dtype, or float32 when the
     file carries a non-identity RescaleSlope/RescaleIntercept."""
     ds = im.dataset
-    if "PixelData" not in ds:
+    if im.pixel_bytes is None and "PixelData" not in ds:
         raise InputError(path, "truncated_dicom", f"{im.member}: no pixel data")
     ts = ds.file_meta.get("TransferSyntaxUID", None)
     compressed = bool(ts is not None and ts.is_compressed)
@@ -95,12 +131,14 @@ def decode_pixels(im: DicomImage, path: str | Path) -> np.ndarray:
         bits = _num(ds, "BitsAllocated", 16, int)
         spp = _num(ds, "SamplesPerPixel", 1, int)
         expected = im.rows * im.columns * spp * bits // 8
-        if len(ds.PixelData) < expected:
-            raise InputError(path, "truncated_dicom",
-                             f"{im.member}: {len(ds.PixelData)} pixel bytes, {expected} expected")
+        n_bytes = len(im.pixel_bytes) if im.pixel_bytes is not None else len(ds.PixelData)
+        if n_bytes < expected:
+            raise InputError(path, "truncated_dicom", f"{im.member}: {n_bytes} pixel bytes, {expected} expected")
     fast = _plain_little_endian(ds, im, ts)
     if fast is not None:
         return _rescaled(ds, fast)
+    if "PixelData" not in ds:   # header-only dataset: pydicom's decoders need the whole file
+        ds = pydicom.dcmread(io.BytesIO(im.raw))
     try:
         arr = ds.pixel_array
     # pydicom's decoders and plugins raise many exception types (RuntimeError when no
@@ -131,7 +169,8 @@ def _plain_little_endian(ds, im: DicomImage, ts) -> np.ndarray | None:
     if signed and _num(ds, "BitsStored", 16, int) != 16:
         return None
     n = im.rows * im.columns
-    return np.frombuffer(ds.PixelData, dtype="<i2" if signed else "<u2", count=n) \
+    value = im.pixel_bytes if im.pixel_bytes is not None else ds.PixelData
+    return np.frombuffer(value, dtype="<i2" if signed else "<u2", count=n) \
         .reshape(im.rows, im.columns).astype("=i2" if signed else "=u2")
 
 

@@ -49,6 +49,7 @@ from pydicom.errors import InvalidDicomError
 from ..errors import InputError
 from .dicom_cine import Cine, CineGeometry, cine_affine, slice_normal
 from .dicom_files import DicomImage, decode_pixels, parse_header
+from .zip_inflate import read_deflated
 
 SAX_SLICE = re.compile(r"^CINE_segmented_SAX_b(\d+)$")
 SAX_MIXED = "CINE_segmented_SAX"
@@ -159,8 +160,10 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: 
     """Read one member, never inflating more than ``limit`` bytes whatever its header
     claims (the declared size of a crafted zip can lie)."""
     try:
-        with zf.open(info) as fh:
-            data = fh.read(limit + 1)
+        data = read_deflated(zf, info, limit)
+        if data is None:
+            with zf.open(info) as fh:
+                data = fh.read(limit + 1)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
         raise InputError(path, "corrupt_zip", f"{info.filename}: {e}") from e
     if len(data) > limit:
@@ -317,7 +320,7 @@ def _assemble(path: Path, slices: list[list[DicomImage]], notes: list[str], n_se
 
 def _decode_into_cine(path: Path, slices: list[list[DicomImage]], first: DicomImage, nz: int, nt: int,
                       limit_bytes: int, budget: _Budget) -> np.ndarray:
-    """(x, y, z, t) array (a view of z, t, y, x storage) filled frame by frame; each member's pixel
+    """(x, y, z, t) array (a view of t, z, y, x storage) filled frame by frame; each member's pixel
     bytes are dropped once copied, so the undecoded and decoded cine never coexist whole."""
     data, freed = None, 0
     for k, s in enumerate(slices):
@@ -328,12 +331,13 @@ def _decode_into_cine(path: Path, slices: list[list[DicomImage]], first: DicomIm
                 if need > limit_bytes:
                     raise InputError(path, "zip_bomb", f"decoded cine would take {need} bytes, "
                                      f"over the bound of {limit_bytes} (cmr.max_total_mb)")
-                # stored slice by slice, frame by frame, in decode order: each frame is one
-                # contiguous block written after the previous one, so the array becomes
-                # resident as the members are released. In C order of (x, y, z, t) a
-                # frame is strided over the whole array, resident from the first frame
-                # on beside every undecoded member (2x the zip in memory)
-                data = np.empty((nz, nt, first.rows, first.columns), dtype=f.dtype).transpose(3, 2, 0, 1)
+                # stored as (t, z, Rows, Columns) in C order = (x, y, z, t) in Fortran
+                # order, NIfTI's on-disk order (written as it is, no transpose). Each
+                # frame is one contiguous block, so the array becomes resident frame by
+                # frame as the members are released. In C order of (x, y, z, t) a frame
+                # is strided over the whole array, resident from the first frame on
+                # beside every undecoded member (2x the zip in memory)
+                data = np.empty((nt, nz, first.rows, first.columns), dtype=f.dtype).transpose(3, 2, 1, 0)
             elif not np.can_cast(f.dtype, data.dtype, "safe"):   # e.g. one rescaled frame
                 data = data.astype(np.result_type(data.dtype, f.dtype))
             data[:, :, k, t] = f.T          # (Rows, Columns) -> (x = column, y = row)

@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import wfdb
 
 from ..ecg.record import STANDARD_LEADS, EcgRecord
 from ..errors import InputError
@@ -36,6 +35,8 @@ def read_wfdb_record(path: str | Path, eid: str | None = None, *, sample_rate: i
     Reasons: ``unreadable_file``, ``bad_header``, ``not_12_lead``, ``too_short``,
     ``bad_units``, ``nan_samples``, ``bad_sample_rate``, ``flat_lead``.
     """
+    import wfdb   # here, not at the top: it pulls in pandas and matplotlib (~1 CPU-s) that XML ingest never needs
+
     base = record_base(path)
     eid = Path(base).name if eid is None else str(eid)
     try:
