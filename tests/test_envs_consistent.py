@@ -34,7 +34,7 @@ BIOCONDA = {"snakemake", "snakemake-executor-plugin-slurm"}
 CHANNEL_OF = {name: ("bioconda" if name in BIOCONDA else "conda-forge") for name in [
     "python", "pip", "pytorch", "pytorch-gpu", "cuda-version", "graphviz", "monai", "numpy", "scipy",
     "pandas", "pyarrow", "pydicom", "nibabel", "wfdb", "scikit-learn", "matplotlib", "pyyaml", "defusedxml",
-    "tqdm", "jsonschema", "safetensors", *BIOCONDA]}
+    "tqdm", "jsonschema", "safetensors", "python-isal", *BIOCONDA]}
 # left unpinned: selectors, the CUDA runtime (the driver decides) and tools without a venv counterpart
 UNPINNED = {"graphviz", "pip", "cuda-version", "pytorch-gpu"}
 REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
