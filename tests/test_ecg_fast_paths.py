@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 from ecgcmr.exclusions import COLUMNS, Exclusion, to_frame, write
@@ -105,7 +106,11 @@ def test_ingest_cache_equals_the_per_lead_scipy_reference(tmp_path, synth_xmls):
     import pyarrow.parquet as pq
 
     files = [REAL_XML, *synth_xmls]
-    params = {"notch_hz": 50.0, "cache_dtype": "float16"}
+    from ecgcmr.config import load_config
+
+    # the pipeline's own filter settings (the library has no defaults of its own)
+    params = {**load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["ecg"],
+              "notch_hz": 50.0, "cache_dtype": "float16"}
     ingest_records([(str(i), f) for i, f in enumerate(files)], cardiosoft.read_cardiosoft_xml,
                    tmp_path / "s.parquet", tmp_path / "s.csv", params)
     ours = decode_signals(pq.read_table(tmp_path / "s.parquet").column("signal")).astype(np.float64)

@@ -146,6 +146,8 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
 
 
 def _digest_of(rows: pd.DataFrame) -> str | None:
+    import pandas as pd   # not at module level: ingest imports this module without pandas
+
     return str(rows["sha256"].iloc[0]) if "sha256" in rows and len(rows) and pd.notna(rows["sha256"].iloc[0]) else None
 
 

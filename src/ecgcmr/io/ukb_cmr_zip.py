@@ -323,8 +323,12 @@ def _decode_into_cine(path: Path, slices: list[list[DicomImage]], first: DicomIm
     """(x, y, z, t) array (a view of t, z, y, x storage) filled frame by frame; each member's pixel
     bytes are dropped once copied, so the undecoded and decoded cine never coexist whole."""
     data, freed = None, 0
-    for k, s in enumerate(slices):
-        for t, im in enumerate(s):
+    # decoded frame-major (t, then z): that is the storage order below, so the array is
+    # filled front to back (scattered frame writes fault in whole transparent huge pages:
+    # 1.8x the DICOM bytes instead of 1.2x, measured by the zip_memory_bounded case)
+    for t in range(nt):
+        for k, s in enumerate(slices):
+            im = s[t]
             f = decode_pixels(im, path)
             if data is None:
                 need = first.columns * first.rows * nz * nt * f.dtype.itemsize
@@ -345,7 +349,9 @@ def _decode_into_cine(path: Path, slices: list[list[DicomImage]], first: DicomIm
             del f
             if "PixelData" in im.dataset:
                 del im.dataset.PixelData
-            budget.check(f"{k * nt + t + 1} of {nz * nt} frames decoded")
+            # the member's bytes (the header-only read keeps them for the pixel view)
+            im.pixel_bytes, im.raw = None, b""
+            budget.check(f"{t * nz + k + 1} of {nz * nt} frames decoded")
             if freed >= TRIM_BYTES:
                 _release_freed_memory()
                 freed = 0
