@@ -63,3 +63,17 @@ def test_cine_is_fortran_ordered_and_its_nifti_is_nibabels(zpath, tmp_path):
     assert gzip.open(tmp_path / "fast.nii.gz").read() == gzip.open(tmp_path / "nibabel.nii.gz").read()
     write_cine_nifti(cine, tmp_path / "level0.nii.gz", compresslevel=0)
     assert (tmp_path / "level0.nii.gz").stat().st_size > (tmp_path / "fast.nii.gz").stat().st_size
+
+
+def test_the_same_cine_gives_the_same_nifti_bytes(zpath, tmp_path):
+    """The CMR index records each cine's SHA-256: two runs (or a SLURM and a local run)
+    must write identical files, so the gzip header carries no time stamp or name."""
+    import os
+    import time
+
+    cine = read_cmr_zip(zpath)
+    write_cine_nifti(cine, tmp_path / "a.nii.gz")
+    time.sleep(1.1)   # gzip's header time has one-second resolution
+    os.makedirs(tmp_path / "b")
+    write_cine_nifti(cine, tmp_path / "b" / "other.nii.gz")
+    assert (tmp_path / "a.nii.gz").read_bytes() == (tmp_path / "b" / "other.nii.gz").read_bytes()

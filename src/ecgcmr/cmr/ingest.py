@@ -98,7 +98,10 @@ def write_cine_nifti(cine: Cine, path: str | Path, compresslevel: int = NIFTI_GZ
     path = Path(path)
     tmp = path.with_name(path.name + ".part.nii.gz")
     try:
-        with igzip.open(tmp, "wb", compresslevel=compresslevel) as f:
+        # no name and mtime 0 in the gzip header (as nibabel writes): the same cine gives
+        # the same bytes, so its checksum in the index is reproducible across runs
+        with open(tmp, "wb") as raw, igzip.IGzipFile(filename="", mode="wb", compresslevel=compresslevel,
+                                                     fileobj=raw, mtime=0) as f:
             img.to_stream(f)
     except OSError as e:   # disk full, quota: the job stops, no partial cine is left behind
         tmp.unlink(missing_ok=True)
