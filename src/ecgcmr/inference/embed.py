@@ -22,30 +22,14 @@ from ..errors import InputError
 from .predict import ID_COLUMNS, Predictor, discover_inputs
 from .signal_ranges import FEATURES
 
-log = logging.getLogger(__name__)
-
 
 def embed_files(inputs: list[str | Path], run_dir: str | Path, out: str | Path, device: str = "cpu",
                 batch_size: int = 32) -> pa.Table:
-    pred = Predictor(run_dir, device)
-    rows: list[dict] = []
-    ok = []
-    for kind, path in discover_inputs(inputs):
-        row = {"input": path, "eid": Path(path).stem, "status": "ok", "reason": "", "detail": "", "embedding": None}
-        try:
-            rec = pred.read(kind, path)
-            row["eid"] = rec.eid
-            ok.append((len(rows), rec))
-        except InputError as e:
-            row.update(status="error", reason=e.reason, detail=str(e))
-            log.error("%s", e)
-        rows.append(row)
-    for start in range(0, len(ok), batch_size):
-        chunk = ok[start:start + batch_size]
-        x = pred.filtered([r for _, r in chunk])
-        z = pred.embed(pred.normalise(x))
-        pred.flag([rows[i] for i, _ in chunk], x)
-        for j, (i, _) in enumerate(chunk):
+    rows, batches = Predictor(run_dir, device).embed_items(discover_inputs(inputs), batch_size)
+    for row in rows:
+        row["embedding"] = None    # a record that could not be read
+    for idx, z in batches:
+        for j, i in enumerate(idx):
             rows[i]["embedding"] = z[j].tolist()
     table = pa.table({
         **{c: pa.array([r[c] for r in rows], pa.string()) for c in ID_COLUMNS},

@@ -136,7 +136,11 @@ class Predictor:
                       else np.full(len(z), np.nan))
         return out
 
-    def predict(self, items: list[tuple[str, str]], batch_size: int = 32) -> pd.DataFrame:
+    def embed_items(self, items: list[tuple[str, str]], batch_size: int = 32):
+        """Read, filter, normalise and embed ``items`` ((kind, path) pairs) in batches.
+        Returns one row per input (``status`` ok, out_of_range once flagged against the
+        run's training ranges, or error with its reason) and the batches as (row indices,
+        embeddings): ``predict`` and ``embed`` differ only in what they do with those."""
         rows: list[dict] = []
         ok: list[tuple[int, EcgRecord]] = []
         for kind, path in items:
@@ -149,12 +153,19 @@ class Predictor:
                 row.update(status="error", reason=e.reason, detail=str(e))
                 log.error("%s", e)
             rows.append(row)
+        batches = []
         for start in range(0, len(ok), batch_size):
             chunk = ok[start:start + batch_size]
             x = self.filtered([r for _, r in chunk])
-            preds = self.predict_embeddings(self.embed(self.normalise(x)))
+            batches.append(([i for i, _ in chunk], self.embed(self.normalise(x))))
             self.flag([rows[i] for i, _ in chunk], x)
-            for j, (i, _) in enumerate(chunk):
+        return rows, batches
+
+    def predict(self, items: list[tuple[str, str]], batch_size: int = 32) -> pd.DataFrame:
+        rows, batches = self.embed_items(items, batch_size)
+        for idx, z in batches:
+            preds = self.predict_embeddings(z)
+            for j, i in enumerate(idx):
                 for t, v in preds.items():
                     rows[i][t] = float(v[j])
         df = pd.DataFrame(rows)
