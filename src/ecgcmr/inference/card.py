@@ -31,11 +31,13 @@ LIMITS = [
 ]
 
 
-def model_card(run_dir: str | Path, metrics_csv: str | Path | None = None) -> dict:
+def model_card(run_dir: str | Path, metrics_csv: str | Path | None = None, blob: dict | None = None) -> dict:
+    """``blob``: the encoder file already loaded (the safetensors export has it), else read here."""
     import torch
 
     manifest, run_dir = read_manifest(run_dir)
-    blob = torch.load(manifest["encoder"], map_location="cpu", weights_only=True)
+    if blob is None:
+        blob = torch.load(manifest["encoder"], map_location="cpu", weights_only=True)
     ranges = (json.loads(Path(manifest["training_ranges"]).read_text())
               if "training_ranges" in manifest else None)
     card = {
@@ -74,8 +76,8 @@ def write_safetensors_and_card(run_dir: str | Path, out: str | Path,
     from safetensors.torch import save_file
 
     manifest, _ = read_manifest(run_dir)
-    card = model_card(run_dir, metrics_csv)
     blob = torch.load(manifest["encoder"], map_location="cpu", weights_only=True)
+    card = model_card(run_dir, metrics_csv, blob)
     stats = json.loads(Path(manifest["norm_stats"]).read_text())
     tensors = {k: v.contiguous() for k, v in blob["state_dict"].items()}
     tensors["norm.mean"] = torch.as_tensor(np.asarray(stats["mean"], np.float32))
