@@ -29,7 +29,7 @@ import yaml
 from ecgcmr.models.cmr_encoders import VIEWS, build_cmr_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.train.align import AlignModel
-from ecgcmr.train.checkpoint import atomic_save
+from ecgcmr.core.files import atomic_save
 from ecgcmr.train.clip_loss import ClipLoss
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ecgcmr.train.loop import TrainConfig, TrainingInterrupted, fit
-from ecgcmr.train.schedule import WarmupCosine
+from ecgcmr.core.schedule import WarmupCosine
 
 # The job every test trains: a small MLP with dropout, so an exact resume needs the
 # data order *and* the RNG state restored. SLEEP slows steps for the signal test.

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..integrity import verify_file
 from ..ids import shard_of
 from .phases import LV_BLOOD_POOL, LV_MYOCARDIUM, RV_BLOOD_POOL, CurveRules, check_curve, phase_summary, volume_curve
-from ..train.distributed import resolve_device
+from ..core.device import resolve_device
 from .localise import LocaliserParams, localise_cine
 from .resample import back_to_grid, to_spacing
 from .segmenter import normalise, predict_labels

@@ -39,9 +39,9 @@ from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoise
                               ScaleIntensityRangePercentiles, SpatialPad)
 
 from ..errors import InputError
-from ..train.checkpoint import atomic_save, digest, input_files_signature
-from ..train.distributed import resolve_device
-from ..train.schedule import warmup_cosine
+from ..core.files import atomic_save, digest, input_files_signature
+from ..core.device import resolve_device
+from ..core.schedule import warmup_cosine
 from .labelled import LabelledSubject, normalise_sources, read_sources
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
 from .resample import to_spacing

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from ..train.distributed import resolve_device
+from ..core.device import resolve_device
 
 log = logging.getLogger(__name__)
 

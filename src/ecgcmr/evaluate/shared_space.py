@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..train.distributed import resolve_device
+from ..core.device import resolve_device
 from .embed import embed_eids
 from .plots import embedding_projection
 

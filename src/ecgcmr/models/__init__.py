@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ecgcmr.errors import InputError
-from ecgcmr.train.checkpoint import atomic_save
+from ecgcmr.core.files import atomic_save
 
 
 def save_ecg_encoder(model, path: str | Path, meta: dict | None = None) -> None:

@@ -29,7 +29,8 @@ from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 from ecgcmr.train.loop import TrainConfig, fit
 from ecgcmr.train.paired_data import PairedDataset, cmr_embeddings
-from ecgcmr.train.checkpoint import input_files_signature, seed_everything
+from ecgcmr.core.files import input_files_signature
+from ecgcmr.train.checkpoint import seed_everything
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,9 @@
 """Checkpoint plumbing of the training loop: RNG states (captured and restored so a
-resumed run continues the same random streams), seeding, and atomic file writes."""
+resumed run continues the same random streams) and seeding."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,11 +32,6 @@ def set_rng_state(s: dict) -> None:
     random.setstate((s["python_version"], tuple(s["python"]), None))
 
 
-def atomic_save(obj, path: Path) -> None:
-    """Write-then-rename: a kill mid-write never leaves a truncated checkpoint."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def seed_everything(seed: int) -> None:
@@ -53,20 +44,3 @@ def seed_worker(worker_id: int) -> None:
     s = torch.initial_seed() % 2**32  # set by the DataLoader from its seeded generator
     np.random.seed(s)
     random.seed(s)
-
-
-def input_files_signature(*paths: str) -> dict[str, list[int]]:
-    """Size and mtime of each input file, for the loop's checkpoint ``signature``: when
-    an upstream stage rewrites an input, Snakemake reruns this job and the old (maybe
-    finished) checkpoint must not be resumed as if nothing had changed."""
-    out = {}
-    for p in filter(None, paths):
-        st = Path(p).stat()
-        out[str(p)] = [st.st_size, st.st_mtime_ns]
-    return out
-
-
-def digest(obj) -> str:
-    """A short hash of a JSON-able object, for checkpoint signatures: the subject lists
-    and input signatures of a UKB-size cohort would otherwise be stored whole."""
-    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

@@ -48,8 +48,9 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ecgcmr.train import distributed as D
-from ecgcmr.train.checkpoint import atomic_save, rng_state, seed_everything, seed_worker, set_rng_state
-from ecgcmr.train.schedule import warmup_cosine
+from ecgcmr.core.files import atomic_save
+from ecgcmr.train.checkpoint import rng_state, seed_everything, seed_worker, set_rng_state
+from ecgcmr.core.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
 

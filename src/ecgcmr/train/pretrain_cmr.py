@@ -24,7 +24,8 @@ import torch
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
 from ecgcmr.phenotypes import PHENOTYPES
 from ecgcmr.train import distributed as D
-from ecgcmr.train.checkpoint import input_files_signature, seed_everything
+from ecgcmr.core.files import input_files_signature
+from ecgcmr.train.checkpoint import seed_everything
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.train import distributed as D
 from ecgcmr.train.figures import plot_reconstruction
-from ecgcmr.train.checkpoint import digest, input_files_signature
+from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
