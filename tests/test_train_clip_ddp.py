@@ -1,6 +1,7 @@
 """The distributed CLIP loss (2 gloo processes, real torch.distributed + DDP) gives the
 single-process loss and gradients on the same global batch."""
 
+import faulthandler
 import os
 
 import pytest
@@ -10,6 +11,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 
 PAIRS = [("ecg", "ed"), ("ecg", "es"), ("ed", "es")]
@@ -36,22 +38,27 @@ def global_batch():
 
 
 def _worker(rank, world, init_file, out_dir):
+    faulthandler.enable()  # a native abort in a rank prints its Python stack into the log
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        model = DistributedDataParallel(TinyAligner())
-        n = N_GLOBAL // world
-        local = {m: x[rank * n:(rank + 1) * n] for m, x in global_batch().items()}
-        loss = model(local)
-        loss.backward()
-        mean_loss = loss.detach().clone()
-        dist.all_reduce(mean_loss)
-        mean_loss /= world
-        grads = {k: p.grad for k, p in model.module.named_parameters()}
-        # The temperature lives in the same DDP module, so DDP averages its grad too.
-        torch.save({"loss": mean_loss, "grads": grads}, os.path.join(out_dir, f"rank{rank}.pt"))
+        _run(rank, world, out_dir)  # its DDP wrapper is gone before the group is destroyed
     finally:
-        dist.destroy_process_group()
+        D.cleanup()
+
+
+def _run(rank, world, out_dir):
+    model = DistributedDataParallel(TinyAligner())
+    n = N_GLOBAL // world
+    local = {m: x[rank * n:(rank + 1) * n] for m, x in global_batch().items()}
+    loss = model(local)
+    loss.backward()
+    mean_loss = loss.detach().clone()
+    dist.all_reduce(mean_loss)
+    mean_loss /= world
+    grads = {k: p.grad for k, p in model.module.named_parameters()}
+    # The temperature lives in the same DDP module, so DDP averages its grad too.
+    torch.save({"loss": mean_loss, "grads": grads}, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ weights as one process on the same global batch, and gather_with_grad works."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import socket
 
@@ -31,6 +32,7 @@ def _step(m, b):
 
 
 def _worker(rank, world, port, out):
+    faulthandler.enable()  # a native abort in a rank prints its Python stack into the log
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)

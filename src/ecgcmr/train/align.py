@@ -172,7 +172,7 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
                     "state_dict": {k: v.cpu() for k, v in model.heads.state_dict().items()}},
                    out / "heads.pt")
         log.info("align_%s: %s", variant, metrics)
-    D.barrier()
+    D.cleanup()
     return summary
 
 

@@ -6,6 +6,7 @@ world of 1, so trainers never branch on "distributed or not".
 
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -64,10 +65,18 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-
-
 def cleanup() -> None:
+    """Leave the process group together and explicitly, never at interpreter exit.
+
+    Why: a gloo group still alive when Python shuts down can abort the process
+    ("terminate called without an active exception", pytorch/pytorch#179291; seen once
+    in CI as rank 1's SIGABRT). So garbage that may hold the group's work objects is
+    collected first, and the barrier keeps a rank from tearing down while a peer is
+    still communicating. Every trainer calls this last; in one process it does nothing.
+    """
     if is_distributed():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()
 
 

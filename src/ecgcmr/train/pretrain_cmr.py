@@ -137,5 +137,5 @@ def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir:
         # meta.targets: the standardisation, to turn predictions back into units
         torch.save(encoder_state(encoder, meta={"targets": stats, "val_r2": metrics["val_r2"]}),
                    out / "encoder.pt")
-    D.barrier()
+    D.cleanup()
     return summary

@@ -80,7 +80,6 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
         figure2(model, cache, test[0], out / "figure2.png", seed=cfg.seed, title=f"ViT-{size} MAE")
         log.info("ECG MAE %s: best val loss %.4f (epoch %d), test loss %.4f", size,
                  summary["best_val_loss"], summary["best_epoch"] + 1, summary["test_loss"])
-    D.barrier()
     D.cleanup()
     return summary
 
