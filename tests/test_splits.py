@@ -1,8 +1,10 @@
 """Subject-level splits: proportions, determinism, and no leakage of paired val/test."""
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from ecgcmr.splits import make_splits
+from ecgcmr.splits import eids_of, make_splits, subjects
 
 
 def _ids(a, b):
@@ -37,3 +39,26 @@ def test_subject_without_targets_is_not_paired():
     df = make_splits(["1", "2"], ["1", "2"], ["1"], [1, 0, 0], [1, 0, 0], seed=0)
     assert df.set_index("eid").loc["2", "paired"] == False  # noqa: E712
     assert df.set_index("eid").loc["2", "pretrain"] == "train"
+
+
+def test_subjects_is_the_one_split_query(tmp_path):
+    """Every stage asks "eids of split X (paired or pretraining) that have Y" through
+    ``subjects``; it reads the table or its parquet and filters by what a stage holds."""
+    ecg, cmr = _ids(0, 200), _ids(100, 250)
+    df = make_splits(ecg, cmr, _ids(0, 250), [0.6, 0.2, 0.2], [0.8, 0.1, 0.1], seed=3)
+    df.to_parquet(tmp_path / "splits.parquet", index=False)
+    for of, col in (("paired", "paired_split"), ("pretrain", "pretrain")):
+        for split in ("train", "val", "test"):
+            want = sorted(df.loc[df[col] == split, "eid"])
+            assert subjects(df, split, of=of) == want
+            assert subjects(tmp_path / "splits.parquet", split, of=of) == want
+    pd.DataFrame({"eid": _ids(120, 160)}).to_parquet(tmp_path / "crops.parquet")
+    pd.DataFrame({"eid": _ids(140, 400)}).to_parquet(tmp_path / "ecg.parquet")
+    have = eids_of(tmp_path / "crops.parquet", tmp_path / "ecg.parquet")
+    assert have == set(_ids(140, 160))
+    val = subjects(df, "val", having=have)
+    assert val and set(val) <= have and set(val) <= set(df.loc[df.paired_split == "val", "eid"])
+    with pytest.raises(ValueError, match="of must be one of"):
+        subjects(df, "train", of="cmr")
+    with pytest.raises(ValueError, match="split must be one of"):
+        subjects(df, "training")

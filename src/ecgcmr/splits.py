@@ -80,6 +80,36 @@ def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed, instanc
     return df
 
 
+# The two split columns of splits.parquet: the paired (ECG-CMR) split, as in alignment and
+# Table 1, and the ECG pretraining split, as in the MAE and Table 2.
+SPLIT_COLUMNS = {"paired": "paired_split", "pretrain": "pretrain"}
+
+
+def subjects(splits: pd.DataFrame | str | Path, split: str, of: str = "paired",
+             having: set[str] | None = None) -> list[str]:
+    """The one query "eids of ``split`` (train/val/test) of the ``of`` split (paired or
+    pretrain) that have ``having``" (e.g. crops and a cached ECG), sorted as strings.
+    ``splits``: the table or its parquet."""
+    if of not in SPLIT_COLUMNS:
+        raise ValueError(f"of must be one of {sorted(SPLIT_COLUMNS)}, got {of!r}")
+    if split not in NAMES:
+        raise ValueError(f"split must be one of {list(NAMES)}, got {split!r}")
+    col = SPLIT_COLUMNS[of]
+    if not isinstance(splits, pd.DataFrame):
+        splits = pd.read_parquet(splits, columns=["eid", col])
+    eids = splits.loc[splits[col] == split, "eid"].astype(str)
+    return sorted(e for e in eids if having is None or e in having)
+
+
+def eids_of(*tables: str | Path) -> set[str]:
+    """eids present in every one of the parquet ``tables`` (crop index, ECG index, ...)."""
+    out = None
+    for t in tables:
+        have = set(pd.read_parquet(t, columns=["eid"])["eid"].astype(str))
+        out = have if out is None else out & have
+    return out or set()
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ecg-dir", required=True, help="folder of {eid}_20205_*.xml (or its bulk index parquet)")
     p.add_argument("--cmr-dir", required=True, help="folder of {eid}_20209_*.zip (or its bulk index parquet)")

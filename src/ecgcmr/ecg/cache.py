@@ -113,9 +113,10 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
     """
     import pandas as pd
 
+    from ..splits import subjects
+
     index = pd.read_parquet(index_path)
-    splits = pd.read_parquet(splits_path, columns=["eid", "pretrain"])
-    train = set(splits.loc[splits["pretrain"] == "train", "eid"].astype(str))
+    train = set(subjects(splits_path, "train", of="pretrain"))
     sel = index[index["eid"].astype(str).isin(train)]
     if sel.empty:
         raise ValueError(f"no record of {index_path} is in the pretraining train split of {splits_path}")

@@ -8,11 +8,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from ..core.device import resolve_device
+from ..splits import eids_of, subjects
 from .embed import embed_eids
 from .plots import embedding_projection
 
@@ -32,10 +32,7 @@ def load_heads(path: str | Path) -> nn.ModuleDict:
 
 def held_out_pairs(splits: str | Path, crop_index: str | Path, ecg_index: str | Path,
                    split: str = "test") -> list[str]:
-    sp = pd.read_parquet(splits)
-    have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str)) & \
-        set(pd.read_parquet(ecg_index, columns=["eid"])["eid"].astype(str))
-    return sorted(e for e in sp.loc[sp["paired_split"] == split, "eid"].astype(str) if e in have)
+    return subjects(splits, split, having=eids_of(crop_index, ecg_index))
 
 
 @torch.no_grad()

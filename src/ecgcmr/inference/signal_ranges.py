@@ -98,13 +98,11 @@ def compute_training_ranges(index_path: str | Path, splits_path: str | Path, out
     encoder learnt from; the split the normalisation statistics use too). Above
     ``max_records`` a seeded sample of that many (~12 ms a record; percentiles of
     20,000 are as good as of 40,000)."""
-    import pandas as pd
-
     from ..ecg.cache import EcgCache
+    from ..splits import subjects
 
-    splits = pd.read_parquet(splits_path, columns=["eid", "pretrain"])
     cache = EcgCache(index_path)
-    train = set(splits.loc[splits["pretrain"] == "train", "eid"].astype(str))
+    train = set(subjects(splits_path, "train", of="pretrain"))
     eids = [e for e in cache.eids if e in train]
     if len(eids) > max_records:
         eids = sorted(np.random.default_rng(0).choice(eids, max_records, replace=False).tolist())

@@ -19,12 +19,12 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ecgcmr.models.cmr_encoders import VIEWS, load_cmr_encoder
 from ecgcmr.models.heads import ProjectionHead
+from ecgcmr.splits import eids_of, subjects
 from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 from ecgcmr.train.loop import TrainConfig, fit
@@ -93,14 +93,10 @@ def retrieval_top1(model: AlignModel, dataset, batch_size: int, device) -> dict[
 
 def paired_eids(splits: str, crop_index: str, ecg_index: str) -> dict[str, list[str]]:
     """train/val eids of paired subjects that have both crops and a cached ECG."""
-    sp = pd.read_parquet(splits)
-    have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str)) & \
-        set(pd.read_parquet(ecg_index, columns=["eid"])["eid"].astype(str))
-    out = {}
-    for split in ("train", "val"):
-        eids = sp.loc[sp["paired_split"] == split, "eid"].astype(str)
-        out[split] = sorted(e for e in eids if e in have)
-        if not out[split]:
+    have = eids_of(crop_index, ecg_index)
+    out = {s: subjects(splits, s, having=have) for s in ("train", "val")}
+    for split, eids in out.items():
+        if not eids:
             raise ValueError(f"{splits}: no paired {split} subjects with crops and an ECG")
     return out
 

@@ -23,6 +23,7 @@ import torch
 
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
 from ecgcmr.phenotypes import PHENOTYPES
+from ecgcmr.splits import subjects
 from ecgcmr.train import distributed as D
 from ecgcmr.core.files import input_files_signature
 from ecgcmr.train.checkpoint import seed_everything
@@ -54,11 +55,9 @@ def paired_subjects(splits: pd.DataFrame, crop_eids: set[str], targets: pd.DataF
     """train/val eids: paired subjects with crops and at least one phenotype (a subject
     with none would add nothing to the masked MSE)."""
     has_target = set(targets.loc[targets[columns].notna().any(axis=1), "eid"])
-    out = {}
-    for split in ("train", "val"):
-        eids = splits.loc[splits["paired_split"] == split, "eid"].astype(str)
-        out[split] = sorted(e for e in eids if e in crop_eids and e in has_target)
-        if not out[split]:
+    out = {s: subjects(splits, s, having=crop_eids & has_target) for s in ("train", "val")}
+    for split, eids in out.items():
+        if not eids:
             raise ValueError(f"no paired {split} subjects with crops and phenotypes")
     return out
 

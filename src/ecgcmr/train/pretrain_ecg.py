@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
+from ecgcmr.splits import subjects
 from ecgcmr.train import distributed as D
 from ecgcmr.train.figures import plot_reconstruction
 from ecgcmr.core.files import digest, input_files_signature
@@ -34,16 +34,14 @@ def mae_step(model, batch: torch.Tensor):
 
 def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]:
     """Pretraining train/val/test eids (sorted) that are in the cache."""
-    splits = pd.read_parquet(splits_path, columns=["eid", "pretrain"])
-    splits["eid"] = splits["eid"].astype(str)
     cached = set(cache.eids)
     out = {}
     for name in ("train", "val", "test"):
-        eids = splits.loc[splits["pretrain"] == name, "eid"]
-        missing = int((~eids.isin(cached)).sum())
-        if missing:  # splits come from the raw cohort: these failed ECG ingest (exclusions table)
-            log.info("%d %s eids of %s are not in the ECG cache", missing, name, splits_path)
-        out[name] = sorted(e for e in eids if e in cached)
+        everyone = subjects(splits_path, name, of="pretrain")
+        out[name] = [e for e in everyone if e in cached]
+        if len(out[name]) < len(everyone):  # splits come from the raw cohort: these failed ECG ingest
+            log.info("%d %s eids of %s are not in the ECG cache", len(everyone) - len(out[name]),
+                     name, splits_path)
     if not out["train"] or not out["val"]:
         raise ValueError(f"{splits_path}: the pretraining split needs train and val ECGs, "
                          f"got {len(out['train'])} train / {len(out['val'])} val")
