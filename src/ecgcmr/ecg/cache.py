@@ -23,6 +23,7 @@ import pyarrow as pa
 from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
 from ..integrity import file_digest, read_parquet_verified, verify_file, verify_pages
+from .norm import NormStats
 from .record import MEASUREMENTS, STANDARD_LEADS
 from .shared_signals import cache_dir, mapped_signals
 
@@ -196,11 +197,7 @@ class EcgCache:
         self._digest = {p: (str(digests[p]) if p in digests and pd.notna(digests[p]) else None) for p in self._paths}
         self._shards: dict[int, np.ndarray] = {}
         self._mmap_dir = cache_dir()
-        self.mean = self.scale = None
-        if norm_stats_path is not None:
-            stats = json.loads(Path(norm_stats_path).read_text())
-            self.mean = np.asarray(stats["mean"], np.float32)[:, None]
-            self.scale = (1.0 / np.maximum(np.asarray(stats["std"], np.float32), 1e-6))[:, None]
+        self.norm = NormStats.load(norm_stats_path) if norm_stats_path is not None else None
 
     def __len__(self) -> int:
         return len(self.eids)
@@ -225,10 +222,7 @@ class EcgCache:
         for c in np.unique(codes):
             sel = np.flatnonzero(codes == c)
             out[sel] = self._signals(int(c))[rows[sel]]
-        if self.mean is not None:
-            out -= self.mean
-            out *= self.scale
-        return out
+        return out if self.norm is None else self.norm.apply(out)
 
 
 def _make_ecg_dataset():

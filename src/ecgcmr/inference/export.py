@@ -14,15 +14,14 @@ is free.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from ..ecg.norm import NormStats
 from ..errors import InputError
 from .manifest import read_manifest
 
@@ -33,12 +32,11 @@ FORMATS = {"torchscript": "ecg_encoder.torchscript.pt", "onnx": "ecg_encoder.onn
 class EcgEmbedder(nn.Module):
     """Normalisation + encoder: filtered mV ECG (B, 12, T) → embedding (B, D)."""
 
-    def __init__(self, encoder: nn.Module, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, encoder: nn.Module, norm: NormStats):
         super().__init__()
         self.encoder = encoder.eval()
-        self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float32).reshape(1, -1, 1)))
-        # the floor EcgCache and Predictor use, so the three agree on a flat training lead
-        self.register_buffer("std", torch.as_tensor(np.maximum(np.asarray(std, np.float32), 1e-6).reshape(1, -1, 1)))
+        self.register_buffer("mean", torch.as_tensor(norm.mean.reshape(1, -1, 1)))
+        self.register_buffer("std", torch.as_tensor(norm.std.reshape(1, -1, 1)))  # floored as the cache's
 
     def forward(self, ecg: torch.Tensor) -> torch.Tensor:
         return self.encoder.embed((ecg - self.mean) / self.std)
@@ -49,8 +47,7 @@ def load_embedder(run_dir: str | Path) -> tuple[EcgEmbedder, dict]:
     from ..models import load_ecg_encoder
 
     manifest, _ = read_manifest(run_dir)
-    stats = json.loads(Path(manifest["norm_stats"]).read_text())
-    module = EcgEmbedder(load_ecg_encoder(manifest["encoder"]), stats["mean"], stats["std"])
+    module = EcgEmbedder(load_ecg_encoder(manifest["encoder"]), NormStats.load(manifest["norm_stats"]))
     return module.eval(), manifest
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from ..ecg.ingest import _reader_kwargs as reader_kwargs
+from ..ecg.norm import NormStats
 from ..ecg.preprocess import preprocess_batch
 from ..ecg.record import EcgRecord
 from ..errors import InputError
@@ -83,9 +84,7 @@ class Predictor:
 
         self.manifest, self.run_dir = read_manifest(run_dir)
         self.params = self.manifest["ecg"]
-        stats = json.loads(Path(self.manifest["norm_stats"]).read_text())
-        self.mean = np.asarray(stats["mean"], np.float32)[:, None]
-        self.std = np.maximum(np.asarray(stats["std"], np.float32), 1e-6)[:, None]  # as EcgCache
+        self.norm = NormStats.load(self.manifest["norm_stats"])
         self.device = torch.device(device)
         self.encoder = load_ecg_encoder(self.manifest["encoder"]).to(self.device).eval()
         self.probes = {t: [p for p in map(load_probe, ws) if p is not None]
@@ -119,7 +118,7 @@ class Predictor:
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Lead-wise, with the training split's statistics, as the cache is read."""
-        return (x - self.mean) / self.std
+        return self.norm.apply(np.array(x, np.float32))
 
     def normalised(self, records: list[EcgRecord]) -> np.ndarray:
         return self.normalise(self.filtered(records))
