@@ -70,7 +70,7 @@ def test_load_heads_reads_the_alignment_format(tmp_path):
     """heads.pt as ecgcmr.train.align writes it -> the same projections."""
     from torch import nn
 
-    from ecgcmr.evaluate.shared_space import load_heads
+    from ecgcmr.models.heads import load_heads
     from ecgcmr.models.heads import ProjectionHead
 
     torch.manual_seed(0)

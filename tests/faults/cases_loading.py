@@ -90,7 +90,7 @@ def _cmr_encoder(p):
 
 
 def _heads(p):
-    from ecgcmr.evaluate.shared_space import load_heads
+    from ecgcmr.models.heads import load_heads
 
     return load_heads(p)
 

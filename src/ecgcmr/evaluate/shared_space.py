@@ -9,25 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..core.device import resolve_device
+from ..models.heads import load_heads
 from ..splits import eids_of, subjects
 from .embed import embed_eids
 from .plots import embedding_projection
 
 log = logging.getLogger(__name__)
-
-
-def load_heads(path: str | Path) -> nn.ModuleDict:
-    """The projection heads saved by the alignment (``heads.pt``), in eval mode."""
-    from ..models.heads import ProjectionHead
-
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    heads = nn.ModuleDict({m: ProjectionHead(d, blob["hidden_dim"], blob["out_dim"])
-                           for m, d in blob["in_dims"].items()})
-    heads.load_state_dict(blob["state_dict"])
-    return heads.eval()
 
 
 def held_out_pairs(splits: str | Path, crop_index: str | Path, ecg_index: str | Path,

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from monai.networks import nets
 from torch import nn
 
+from ecgcmr.core.files import atomic_save
 from ecgcmr.errors import InputError
 
 # MONAI's ResNet constructors by name; the paper uses resnet50 everywhere. Smaller
@@ -169,6 +171,11 @@ def encoder_state(model: CmrEncoder, meta: dict | None = None) -> dict:
     return {"kind": "cmr_encoder", "config": asdict(model.config),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "meta": meta or {}}
+
+
+def save_cmr_encoder(model: CmrEncoder, path: str | Path, meta: dict | None = None) -> None:
+    """Write ``encoder.pt`` (atomic: a job killed mid-write leaves no truncated encoder)."""
+    atomic_save(encoder_state(model, meta), Path(path))
 
 
 def load_cmr_encoder(path, map_location="cpu") -> CmrEncoder:

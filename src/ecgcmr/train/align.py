@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ecgcmr.models.cmr_encoders import VIEWS, load_cmr_encoder
-from ecgcmr.models.heads import ProjectionHead
+from ecgcmr.models.heads import ProjectionHead, save_heads
 from ecgcmr.splits import eids_of, subjects
 from ecgcmr.train import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
@@ -161,12 +161,8 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
         save_ecg_encoder(model.ecg_encoder, out / "ecg_encoder.pt",
                          meta={"stage": f"align_{variant}", "initialised_from": str(ecg_encoder),
                                **{k: metrics[k] for k in metrics if k.startswith("top1")}})
-        torch.save({"kind": "align_heads", "variant": variant, "pairs": [list(p) for p in pairs],
-                    "weights": loss.weights, "hidden_dim": head_hidden, "out_dim": head_out,
-                    "in_dims": {m: h.in_dim for m, h in model.heads.items()},
-                    "log_logit_scale": loss.log_logit_scale.detach().cpu(),
-                    "state_dict": {k: v.cpu() for k, v in model.heads.state_dict().items()}},
-                   out / "heads.pt")
+        save_heads(model.heads, out / "heads.pt", variant=variant, pairs=pairs, weights=loss.weights,
+                   log_logit_scale=loss.log_logit_scale)
         log.info("align_%s: %s", variant, metrics)
     D.cleanup()
     return summary

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
+from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, save_cmr_encoder
 from ecgcmr.phenotypes import PHENOTYPES
 from ecgcmr.splits import subjects
 from ecgcmr.train import distributed as D
@@ -134,7 +134,6 @@ def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir:
                    "n_val": len(eids["val"]), "val_r2": dict(zip(columns, r2))}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=True))
         # meta.targets: the standardisation, to turn predictions back into units
-        torch.save(encoder_state(encoder, meta={"targets": stats, "val_r2": metrics["val_r2"]}),
-                   out / "encoder.pt")
+        save_cmr_encoder(encoder, out / "encoder.pt", meta={"targets": stats, "val_r2": metrics["val_r2"]})
     D.cleanup()
     return summary
