@@ -156,3 +156,26 @@ def test_twelve_targets_of_a_thousand_subjects_take_well_under_a_second():
     res = paired_bootstrap(df, "a", n_boot=2000)
     assert len(res) == 12 + 2 and time.process_time() - t0 < 1.0
     assert set(FUNCTIONAL).isdisjoint(res["target"])
+
+
+def test_from_the_probes_files_the_point_estimate_is_the_probes_own_difference(tmp_path):
+    # probe jobs write predictions; the bootstrap's Δ must be exactly the difference of
+    # the mean over seeds of the values in their result JSONs (what Table 1 shows)
+    from conftest_evaluate import FAST_PROBE, planted_cohort
+    from ecgcmr.evaluate.probe import read_predictions, run_probes
+
+    c = planted_cohort(tmp_path / "cohort")
+    targets, values, files = ["LVDV", "HF"], {}, []
+    quick = {**FAST_PROBE, "max_epochs": 15}
+    for rep in ("signal", "noise"):
+        for seed in (0, 1):
+            outs = [tmp_path / rep / t / f"seed{seed}.json" for t in targets]
+            files.append(tmp_path / rep / f"predictions_seed{seed}.parquet")
+            for r in run_probes(c[rep], c["targets"], c["splits"], targets, seed, rep, "paired_split", quick,
+                                outs, [o.with_suffix(".pt") for o in outs], out_predictions=files[-1]):
+                values.setdefault((rep, r.target), []).append(r.value)
+    res = paired_bootstrap(read_predictions(files), "signal", "noise", n_boot=500)
+    for t in targets:
+        expected = np.mean(values[("signal", t)]) - np.mean(values[("noise", t)])
+        assert one(res, t)["delta"] == pytest.approx(expected, abs=1e-12)
+        assert one(res, t)["n_seeds_arm"] == 2 and one(res, t)["verdict"] == BETTER
