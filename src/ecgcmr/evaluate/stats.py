@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from ..phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
 
@@ -50,7 +49,10 @@ def is_classification(task: str) -> bool:
 
 
 def point_metric(task: str, y: np.ndarray, pred: np.ndarray) -> float:
-    """The probe's own score: AUROC for an outcome, R² for a regression (sklearn)."""
+    """The probe's own score: AUROC for an outcome, R² for a regression (sklearn);
+    NaN where it is undefined (one class, a constant target), as the probe records it."""
+    if len(y) < 2 or (len(np.unique(y)) < 2 if is_classification(task) else np.var(y) == 0):
+        return float("nan")
     return float(roc_auc_score(y, pred) if is_classification(task) else r2_score(y, pred))
 
 
@@ -75,8 +77,10 @@ def weighted_r2(w: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     pred (S, n) -> (B, S); identical to r2_score on the resampled rows."""
     residual2 = (y[None, :] - pred) ** 2
     y = y - y.mean()   # R² does not change; the sums below lose fewer digits
-    # one matrix product gives every replicate's sums: 1, y, y² and each seed's residual²
-    sums = np.column_stack([np.ones_like(y), y, y * y, residual2.T]).T @ w
+    # one product gives every replicate's sums: 1, y, y² and each seed's residual²;
+    # einsum, not BLAS: the product is skinny and memory-bound, and BLAS threads only
+    # fight over a loaded machine's cores (ten times slower there)
+    sums = np.einsum("nk,nb->kb", np.column_stack([np.ones_like(y), y, y * y, residual2.T]), w)
     total, sum_y, sum_y2, ss_res = sums[0], sums[1], sums[2], sums[3:].T
     ss_tot = sum_y2 - sum_y * sum_y / total
     # ss_tot is a difference of large sums: relative to the spread, below 1e-9 is zero
@@ -176,13 +180,6 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
     same numbers."""
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
-    # the products here are skinny and memory-bound: BLAS threads only fight over the
-    # cores (ten times slower on a loaded machine), one thread is as fast as it gets
-    with threadpool_limits(1, user_api="blas"):
-        return _paired_bootstrap(predictions, arm, baseline, targets, groups, n_boot, seed, level, paired)
-
-
-def _paired_bootstrap(predictions, arm, baseline, targets, groups, n_boot, seed, level, paired):
     arms = arms_of(predictions, arm, baseline, targets)
     targets = [a.target for a in arms]
     groups = {g: [t for t in members if t in targets]
