@@ -5,12 +5,13 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from conftest_evaluate import FAST_PROBE, planted_cohort
-from ecgcmr.evaluate.probe import (MLPProbe, apply_probe, balance_by_undersampling, load_probe,
-                                   read_result, run_probe, run_probes, score)
+from ecgcmr.evaluate.probe import (PREDICTION_COLUMNS, MLPProbe, apply_probe, balance_by_undersampling,
+                                   load_probe, read_predictions, read_result, run_probe, run_probes, score)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,26 @@ def test_one_job_for_all_targets_matches_one_probe_per_target(cohort, tmp_path):
     with pytest.raises(ValueError, match="2 targets but 1 result"):
         run_probes(cohort["signal"], cohort["targets"], cohort["splits"], ["LVDV", "HF"], 0, "signal",
                    "paired_split", FAST_PROBE, outs[:1], outs[:1])
+
+
+def test_per_subject_test_predictions_reproduce_the_scores(cohort, tmp_path):
+    # the paired bootstrap resamples these rows: each target's rows must be its test
+    # subjects and must give back exactly the score the result JSON holds
+    targets = ["LVDV", "HF", "SCD"]
+    outs = [tmp_path / t / "seed1.json" for t in targets]
+    pred_path = tmp_path / "predictions_seed1.parquet"
+    res = run_probes(cohort["signal"], cohort["targets"], cohort["splits"], targets, 1, "signal",
+                     "paired_split", FAST_PROBE, outs, [o.with_suffix(".pt") for o in outs],
+                     out_predictions=pred_path)
+    pred = read_predictions(pred_path)
+    assert list(pred.columns) == PREDICTION_COLUMNS
+    assert sorted(pred["target"].unique()) == ["HF", "LVDV"]      # SCD has no cases: untrainable
+    split = pd.read_parquet(cohort["splits"]).astype({"eid": str}).set_index("eid")["paired_split"]
+    for r in res:
+        rows = pred[pred["target"] == r.target]
+        if r.target == "SCD":
+            assert rows.empty
+            continue
+        assert (split[rows["eid"]] == "test").all() and len(rows) == r.n_test
+        assert (rows["seed"] == 1).all() and (rows["representation"] == "signal").all()
+        assert score(r.task, rows["y_true"].to_numpy(), rows["y_pred"].to_numpy())[0] == r.value

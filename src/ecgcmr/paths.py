@@ -175,6 +175,12 @@ class Paths:
         return self._p("probes", "{representation}", "{target}", "seed{seed}.pt")
 
     @property
+    def probe_predictions(self) -> str:
+        """Per-subject test predictions of every target of one probe job (eid, target,
+        seed, y_true, y_pred), so two representations can be compared subject by subject."""
+        return self._p("probes", "{representation}", "predictions_seed{seed}.parquet")
+
+    @property
     def inference_manifest(self) -> str:
         return self._p("inference", "manifest.json")
 

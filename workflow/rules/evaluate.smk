@@ -70,6 +70,7 @@ rule probe:
     output:
         results=expand(P.probe, target=TABLE1_TARGETS_RUN, allow_missing=True),
         weights=expand(PROBE_WEIGHTS, target=TABLE1_TARGETS_RUN, allow_missing=True),
+        predictions=P.probe_predictions,
     wildcard_constraints:
         representation=TABLE1_REP_PATTERN,
     params:
@@ -95,6 +96,7 @@ use rule probe as probe_vit with:
     output:
         results=expand(P.probe, target=TABLE2_TARGETS_RUN, allow_missing=True),
         weights=expand(PROBE_WEIGHTS, target=TABLE2_TARGETS_RUN, allow_missing=True),
+        predictions=P.probe_predictions,
     wildcard_constraints:
         representation=VIT_REP_PATTERN,
     params:

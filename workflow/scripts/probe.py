@@ -8,4 +8,4 @@ with snakemake_logging(snakemake):
     i, p, w, o = snakemake.input, snakemake.params, snakemake.wildcards, snakemake.output
     run_probes(i.embeddings, i.targets, i.splits, p.targets, int(w.seed), w.representation,
                p.split_column, p.hyperparameters, list(o.results), list(o.weights),
-               ecg_index=i.get("ecg_index"))
+               ecg_index=i.get("ecg_index"), out_predictions=o.predictions)

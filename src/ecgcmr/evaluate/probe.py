@@ -206,11 +206,15 @@ def run_probe(embeddings: str | Path, targets: str | Path, splits: str | Path, t
 def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
                target_names: Sequence[str], seed: int, representation: str, split_column: str,
                hyperparameters: dict, out_json: Sequence[str | Path], out_weights: Sequence[str | Path],
-               ecg_index: str | Path | None = None) -> list[ProbeResult]:
+               ecg_index: str | Path | None = None,
+               out_predictions: str | Path | None = None) -> list[ProbeResult]:
     """Every target of one (representation, seed), each its own probe exactly as
     :func:`run_probe` trains it, in one process: the embeddings and splits are read
     once, and the pipeline pays the interpreter/torch start-up once per job instead of
-    once per target. ``out_json[i]``/``out_weights[i]`` belong to ``target_names[i]``."""
+    once per target. ``out_json[i]``/``out_weights[i]`` belong to ``target_names[i]``.
+
+    ``out_predictions``: a parquet of every scored target's test subjects (see
+    :data:`PREDICTION_COLUMNS`); the paired bootstrap (:mod:`.stats`) resamples these."""
     if not len(target_names) == len(out_json) == len(out_weights):
         raise ValueError(f"{len(target_names)} targets but {len(out_json)} result and "
                          f"{len(out_weights)} weight paths")
@@ -219,23 +223,59 @@ def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
     split = pd.read_parquet(splits, columns=["eid", split_column])
     split = split.assign(eid=split["eid"].astype(str)).set_index("eid")[split_column]
     part = split.reindex(eids).fillna("").astype(str).to_numpy()
-    results = []
+    results, predictions = [], []
     for target, json_path, weights_path in zip(target_names, out_json, out_weights):
         y = load_target_values(targets, target, ecg_index).reindex(eids).to_numpy(float)
-        res, weights = _probe_one(x, y, part, target, int(seed), representation, cfg)
+        res, weights, test_pred = _probe_one(x, y, part, target, int(seed), representation, cfg)
+        if test_pred is not None:
+            rows, pred = test_pred
+            predictions.append(pd.DataFrame({"eid": np.asarray(eids)[rows], "target": target,
+                                             "seed": int(seed), "representation": representation,
+                                             "task": res.task, "y_true": y[rows], "y_pred": pred}))
         write_result(res, hyperparameters, json_path)
         Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
         # an untrainable target still gets a weights file (holding None) so the DAG is
         # complete; the predictor reports such a target as unavailable
         torch.save(weights, weights_path)
         results.append(res)
+    if out_predictions is not None:
+        write_predictions(predictions, out_predictions)
     return results
 
 
+# y_pred: a regression in the target's units; an outcome's logit before the prior
+# shift (AUROC depends only on the order, and this is the score the result JSON holds)
+PREDICTION_COLUMNS = ["eid", "target", "seed", "representation", "task", "y_true", "y_pred"]
+
+
+def write_predictions(frames: Sequence[pd.DataFrame], path: str | Path) -> None:
+    df = (pd.concat(frames, ignore_index=True) if frames
+          else pd.DataFrame({c: pd.Series(dtype=float if c.startswith("y_") else object)
+                             for c in PREDICTION_COLUMNS}))
+    df = df[PREDICTION_COLUMNS].astype({"eid": str, "target": str, "seed": "int64",
+                                        "y_true": float, "y_pred": float})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False)
+
+
+def read_predictions(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+    """Per-subject test predictions of one or more probe jobs, in one long frame."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    frames = []
+    for p in paths:
+        df = pd.read_parquet(p)
+        missing = set(PREDICTION_COLUMNS) - set(df.columns)
+        if missing:
+            raise ValueError(f"{p}: not a probe predictions file (missing columns {sorted(missing)})")
+        frames.append(df.assign(eid=df["eid"].astype(str)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
+
+
 def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed: int,
-               representation: str, cfg: ProbeConfig) -> tuple[ProbeResult, dict | None]:
+               representation: str, cfg: ProbeConfig) -> tuple[ProbeResult, dict | None, tuple | None]:
     """Train and score one target (y aligned with the embedding rows x, NaN = missing;
-    part: each row's split). Returns the result and the weights (None if untrainable)."""
+    part: each row's split). Returns the result, the weights (None if untrainable) and
+    the test predictions as (rows of x, predictions), None if untrainable."""
     task = task_of(target)
     labelled = ~np.isnan(y)
     res = ProbeResult(representation, target, seed, task,
@@ -256,7 +296,7 @@ def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed
             sel["train"] = sel["train"][balance_by_undersampling(y[sel["train"]], seed)]
             res.n_train = len(sel["train"])
             problem = _cannot_train(task, y, sel)
-    weights = None
+    weights, test_pred = None, None
     if problem:
         res.reason = problem
     else:
@@ -273,13 +313,14 @@ def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed
         # R² is invariant to the affine target standardisation; score in original units anyway
         pred = pred * y_std + y_mean if task == "regression" else pred
         res.value, res.reason = score(task, y_test, pred)
+        test_pred = (sel["test"], pred.astype(float))
         res.best_epoch = hist["best_epoch"]
         weights = {"state_dict": model.state_dict(), "config": model.config, "task": task,
                    "target": target, "x_mean": torch.from_numpy(x_mean.astype(np.float32)),
                    "x_std": torch.from_numpy(x_std.astype(np.float32)),
                    "y_mean": y_mean, "y_std": y_std, "prior_logit_shift": prior_shift, "history": hist["epochs"]}
     log.info("%s / %s / seed %d: %s = %s %s", representation, target, seed, res.metric, res.value, res.reason)
-    return res, weights
+    return res, weights, test_pred
 
 
 def _cannot_train(task: str, y: np.ndarray, sel: dict[str, np.ndarray]) -> str:

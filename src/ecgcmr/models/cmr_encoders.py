@@ -99,9 +99,11 @@ class CmrEncoder(nn.Module):
     stages are isotropic, so the depth then goes 6 → 3 → 2 → 1 → 1 (padding keeps it
     at least 1), which still lets layer1-2 see through-plane structure.
 
-    2.5D (``ed25d``/``es25d``): what the authors' public code actually runs for its
-    "3D" encoders (``ResNet50`` with ``input_size`` = number of slices): a 2D ResNet-50
-    whose first convolution takes the six slices as six channels.
+    2.5D (``ed25d``/``es25d``): a 2D ResNet-50 whose first convolution takes the six
+    slices as six channels, an extra comparison to the true 3D views. It is not the
+    authors' model: their dual-phase encoders are 3D ResNet-50s (pytorchvideo
+    ``slow_r50``) whose remaining depth a learned linear layer collapses, embedded
+    2048 → 768.
 
     Input intensities are z-scored per subject inside the encoder: MR signal has no
     absolute scale (UKB DICOM scaling differs between subjects), and doing it here
@@ -123,7 +125,7 @@ class CmrEncoder(nn.Module):
                                  conv1_t_size=(7, 7, 3), conv1_t_stride=(2, 2, 1))
         else:
             channels = config.n_slices if layout == "slices_as_channels" else 1
-            # conv1 stride 2 as the standard (torchvision) 2D ResNet the authors use.
+            # conv1 stride 2, as a standard (torchvision) 2D ResNet.
             self.backbone = make(spatial_dims=2, n_input_channels=channels,
                                  feed_forward=False, conv1_t_stride=2)
         width = BACKBONE_DIM[config.backbone]
