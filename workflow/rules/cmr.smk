@@ -41,7 +41,6 @@ if SEG_METHOD == "unet" and not SEG["weights"]:
             train={k: v for k, v in SEG["train"].items() if k != "resources"},
             intensity_percentiles=SEG["intensity_percentiles"],
             spacing_mm=SEG["spacing_mm"],
-            device=SEG["device"],
         threads: SEG["train"]["resources"]["cpus_per_task"]
         resources:
             gpu=1,
@@ -69,7 +68,6 @@ rule segment:
     params:
         n_shards=cfg("ingest", "n_shards"),
         mask_dir=P.seg_mask_dir,
-        device=SEG["device"],
         batch_size=SEG["batch_size"],
         largest_component=SEG["largest_component"],
         qc=SEG["qc"],

@@ -45,9 +45,10 @@ def cfg(*keys):
 
 # --- training helpers ---
 # Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
-# `train:` section gives the rest (later sections win).
+# `train:` section gives the rest (later sections win). num_workers and progress change
+# no result: the scripts read them at run time (ecgcmr.runtime), so they rerun nothing.
 TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
-                "weight_decay", "betas", "grad_clip", "amp", "num_workers", "seed", "progress"]
+                "weight_decay", "betas", "grad_clip", "amp", "seed"]
 
 
 def trainer_params(section):

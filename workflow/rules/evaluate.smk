@@ -56,7 +56,6 @@ rule embed:
     params:
         subjects=lambda wc: "ecg" if wc.representation.startswith("vit_") else "paired",
         batch_size=EVAL["embed_batch_size"],
-        device=EVAL["device"],
     resources:
         mem_mb=8000,
         runtime=60,
@@ -247,7 +246,6 @@ rule shared_space:
     params:
         modalities=sorted(k.removeprefix("cmr_") for k in SHARED_SPACE_CMR),
         colour_by=EVAL["projection_colour"],
-        device=EVAL["device"],
     resources:
         mem_mb=8000,
         runtime=30,
