@@ -70,7 +70,7 @@ def validate(cfg: dict, name: str = "config") -> dict:
         raise ConfigError(f"config file {name} does not match {SCHEMA.name}: {reason}"
                           + (f" (at {where})" if where else "")) from e
     try:
-        check_representations(cfg)
+        check_variants(cfg)
     except ConfigError as e:
         raise ConfigError(f"config file {name}: {e}") from None
     return cfg
@@ -85,12 +85,12 @@ BASELINE = "baseline"
 def representation_labels(cfg: dict) -> dict[str, str]:
     """Representation -> display label: the baseline's from ``evaluate.baseline_label``,
     each alignment variant's from its ``label`` (Table 1 rows, plots, the held-out figures)."""
-    check_representations(cfg)
+    check_variants(cfg)
     return {BASELINE: cfg["evaluate"]["baseline_label"],
             **{v: spec["label"] for v, spec in cfg["align"]["variants"].items()}}
 
 
-def check_representations(cfg: dict) -> None:
+def check_variants(cfg: dict) -> None:
     """The alignment variants and the representations naming them, checked once at
     load time (the schema cannot say "a key of align.variants"): one ConfigError
     naming the key and the offending name."""

@@ -5,11 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
-from ecgcmr.config import check_representations
+from ecgcmr.config import check_variants
 from ecgcmr.paths import Paths
 
 # what the schema cannot say: representations name configured alignment variants
-check_representations(config)
+check_variants(config)
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
