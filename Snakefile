@@ -11,7 +11,8 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# set_default: the schema is the one home of defaults; rules read config[k], never .get(k, default)
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 report: "workflow/report/workflow.rst"

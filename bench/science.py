@@ -27,7 +27,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from ecgcmr.evaluate.tables import REPRESENTATION_NAMES  # noqa: E402
 from ecgcmr.phenotypes import FUNCTIONAL, OUTCOMES, PHENOTYPES, VOLUMETRIC  # noqa: E402
 
 # The paper's Table 1 (means; R² for phenotypes, AUROC % for outcomes), for comparison.
@@ -98,7 +97,8 @@ def paper_improvement(targets: list[str], relative: bool = True) -> float:
     return float(np.mean(d))
 
 
-def fmt_table(mean: pd.DataFrame, std: pd.DataFrame | None, cols: list[str], decimals: int = 3) -> str:
+def fmt_table(mean: pd.DataFrame, std: pd.DataFrame | None, cols: list[str], names: dict[str, str],
+              decimals: int = 3) -> str:
     head = "| Model | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1) + "\n"
     rows = []
     for r in mean.index:
@@ -107,7 +107,7 @@ def fmt_table(mean: pd.DataFrame, std: pd.DataFrame | None, cols: list[str], dec
             m = mean.loc[r, c]
             s = "" if std is None or not np.isfinite(std.loc[r, c]) else f" ± {std.loc[r, c]:.{decimals}f}"
             cells.append("n/a" if not np.isfinite(m) else f"{m:.{decimals}f}{s}")
-        rows.append(f"| {REPRESENTATION_NAMES.get(r, r)} | " + " | ".join(cells) + " |")
+        rows.append(f"| {names.get(r, r)} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
 
 
@@ -127,6 +127,7 @@ def main() -> int:
     mean = t1[[f"{c}_mean" for c in cols]].set_axis(cols, axis=1)
     std = t1[[f"{c}_std" for c in cols]].set_axis(cols, axis=1)
     n_seeds = int(t1[[f"{c}_n_seeds" for c in cols]].max().max())
+    names = t1["name"].to_dict()   # the run's display labels (its config's)
 
     func = [c for c in FUNCTIONAL if c in cols]
     vol = [c for c in VOLUMETRIC if c in cols]
@@ -158,11 +159,11 @@ def main() -> int:
     (out / "science.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     md = ["# Science check: Table 1 on the synthetic demo cohort vs the paper\n\n", f"**Answer.** {answer}\n\n",
           f"Run: `{args.results}`, {n_seeds} probe seeds, mean ± SD (population SD over seeds).\n\n",
-          "## Ours (synthetic cohort)\n\n", fmt_table(mean, std, [c for c in cols if c in PHENOTYPES]),
-          "\n", fmt_table(mean, std, [c for c in cols if c in OUTCOMES]),
+          "## Ours (synthetic cohort)\n\n", fmt_table(mean, std, [c for c in cols if c in PHENOTYPES], names),
+          "\n", fmt_table(mean, std, [c for c in cols if c in OUTCOMES], names),
           "\n## Paper (UK Biobank, Table 1 means)\n\n",
-          fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(PHENOTYPES)),
-          "\n", fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(OUTCOMES)),
+          fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(PHENOTYPES), names),
+          "\n", fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(OUTCOMES), names),
           "\n## Dual-phase vs baseline: mean change of R² (absolute, and relative %)\n\n",
           "| group | ours abs | ours rel % | paper abs | paper rel % |\n|---|---|---|---|---|\n",
           f"| functional ({', '.join(func)}) | {ours_func.get('mean_abs', float('nan')):+.3f} | "

@@ -9,12 +9,15 @@ import pytest
 from ecgcmr.evaluate.plots import embedding_projection, probe_bars
 from ecgcmr.evaluate.probe import ProbeResult, write_result
 from ecgcmr.evaluate.summaries import benchmark_summary, exclusions_summary
+from ecgcmr.config import EMBEDDED, load_config, representation_labels
 from ecgcmr.evaluate.tables import TABLE1_TARGETS, rank_marks, table1, table2
 from ecgcmr.phenotypes import OUTCOMES
 
 SEEDS = [0, 1, 2]
 # representation -> base score; dual-phase best, 2d second, baseline last; 3d_ed/2d_time not run
 BASE = {"baseline": 0.40, "2d": 0.50, "dual_phase": 0.60}
+# the demo config's display labels (align.variants[*].label, evaluate.baseline_label)
+NAMES = representation_labels(load_config(EMBEDDED))
 
 
 def _write(root, rep, target, seed, value, reason=""):
@@ -43,8 +46,8 @@ def table1_inputs(tmp_path):
 
 def test_table1_rows_columns_values_and_marks(table1_inputs):
     root, paths = table1_inputs
-    mean = table1(paths, root / "tables", ["baseline", "2d", "2d_time", "3d_ed", "dual_phase"])
-    # only representations with results, in the paper's order; 12 phenotypes then 6 outcomes
+    mean = table1(paths, root / "tables", ["baseline", "2d", "2d_time", "3d_ed", "dual_phase"], NAMES)
+    # only representations with results, in the given order; 12 phenotypes then 6 outcomes
     assert list(mean.index) == ["baseline", "2d", "dual_phase"]
     assert list(mean.columns) == TABLE1_TARGETS
     assert mean.loc["dual_phase", "LVEF"] == pytest.approx(0.61)
@@ -68,12 +71,34 @@ def test_table1_rows_columns_values_and_marks(table1_inputs):
 
 def test_table1_gives_n_and_positives_under_each_block(table1_inputs):
     root, paths = table1_inputs
-    table1(paths, root / "tables", ["baseline", "2d", "dual_phase"])
+    table1(paths, root / "tables", ["baseline", "2d", "dual_phase"], NAMES)
     html = (root / "tables" / "table1.html").read_text()
     assert html.count("n test (positives)") == 3          # one row per block
     assert "<td>15</td>" in html and "<td>15 (4)</td>" in html   # phenotype n; outcome n (positives)
     md = (root / "tables" / "table1.md").read_text()
     assert "| n test (positives) | 15 | 15 |" in md and "15 (4)" in md
+
+
+def test_table1_of_a_subset_of_targets_keeps_each_phenotype_in_its_block(tmp_path):
+    # LVEF is functional: with fewer than six phenotypes it must not slide into the
+    # volumetric block (the blocks were once cut by position, [:6] and [6:])
+    paths = [_write(tmp_path, rep, t, s, base + 0.01 * s)
+             for rep, base in BASE.items() for t in ["LVDV", "LVEF", "AF"] for s in SEEDS]
+    table1(paths, tmp_path / "tables", list(BASE), NAMES)
+    md = (tmp_path / "tables" / "table1.md").read_text()
+    volumetric, rest = md.split("**Functional and strain phenotypes (R² ↑)**")
+    functional, outcomes = rest.split("**Clinical endpoints (AUROC % ↑)**")
+    assert "| Model | LVDV |" in volumetric and "LVEF" not in volumetric
+    assert "| Model | LVEF |" in functional and "LVDV" not in functional
+    assert "| Model | AF |" in outcomes
+
+
+def test_table1_refuses_results_of_an_unknown_representation(table1_inputs):
+    root, paths = table1_inputs   # results for baseline, 2d and dual_phase
+    with pytest.raises(ValueError, match=r"unknown representation.*'2d'"):
+        table1(paths, root / "tables", ["baseline", "dual_phase"], NAMES)
+    with pytest.raises(ValueError, match=r"no display name"):
+        table1(paths, root / "tables", list(BASE), {"baseline": "ECG (baseline)"})
 
 
 def test_rank_marks_ties_and_single_row():

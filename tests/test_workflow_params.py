@@ -49,3 +49,16 @@ def test_changed_hyperparameter_reruns_exactly_its_downstream(tiny_run, tmp_path
     assert probe_rerun["probe"] > 0, probe_rerun
     assert not UPSTREAM_OF_PROBES & set(probe_rerun), probe_rerun
     assert probe_rerun == dry_run(tiny_run, args=("--forcerun", "probe", "probe_vit"))
+
+
+def test_runtime_settings_and_labels_rerun_no_model(tiny_run, tmp_path):  # noqa: F811
+    # workers, the progress bar and the devices change no result: they are no params
+    runtime = override(tmp_path, "runtime", {"train": {"num_workers": 1, "progress": True},
+                                             "evaluate": {"device": "cpu"}, "segmentation": {"device": "cpu"}})
+    assert dry_run(tiny_run, runtime) == {}
+
+    # a display label reruns what shows it, never an alignment, embedding or probe
+    label = override(tmp_path, "label", {"align": {"variants": {"dual_phase": {"label": "ECG dual-phase"}}}})
+    label_rerun = dry_run(tiny_run, label)
+    assert label_rerun["table1"] == 1 and label_rerun["probe_plots_table1"] == 1, label_rerun
+    assert not (UPSTREAM_OF_PROBES | {"probe", "probe_vit"}) & set(label_rerun), label_rerun

@@ -9,6 +9,7 @@ the one source of defaults).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,4 +69,49 @@ def validate(cfg: dict, name: str = "config") -> dict:
         where = next((ln.split("instance", 1)[1].rstrip(":") for ln in lines if ln.startswith("On instance")), "")
         raise ConfigError(f"config file {name} does not match {SCHEMA.name}: {reason}"
                           + (f" (at {where})" if where else "")) from e
+    try:
+        check_variants(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"config file {name}: {e}") from None
     return cfg
+
+
+# A representation name becomes a wildcard value, a folder and a regex alternative;
+# "vit_*" names are Table 2's MAE sizes.
+_REPRESENTATION_NAME = re.compile(r"[A-Za-z0-9_]+")
+BASELINE = "baseline"
+
+
+def representation_labels(cfg: dict) -> dict[str, str]:
+    """Representation -> display label: the baseline's from ``evaluate.baseline_label``,
+    each alignment variant's from its ``label`` (Table 1 rows, plots, the held-out figures)."""
+    check_variants(cfg)
+    return {BASELINE: cfg["evaluate"]["baseline_label"],
+            **{v: spec["label"] for v, spec in cfg["align"]["variants"].items()}}
+
+
+def check_variants(cfg: dict) -> None:
+    """The alignment variants and the representations naming them, checked once at
+    load time (the schema cannot say "a key of align.variants"): one ConfigError
+    naming the key and the offending name."""
+    variants = cfg["align"]["variants"]
+    for name, spec in variants.items():
+        if not _REPRESENTATION_NAME.fullmatch(name) or name == BASELINE or name.startswith("vit_"):
+            raise ConfigError(f"align.variants: variant name {name!r} is not usable: letters, digits and _ "
+                              f"only, and not {BASELINE!r} or vit_* (Table 2's representations)")
+        if len(spec["weights"]) != len(spec["pairs"]):
+            raise ConfigError(f"align.variants.{name}: {len(spec['pairs'])} pairs but "
+                              f"{len(spec['weights'])} weights (one weight per pair)")
+    labels = [cfg["evaluate"]["baseline_label"]] + [spec["label"] for spec in variants.values()]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(f"align.variants[*].label and evaluate.baseline_label: display labels repeat {labels}")
+    ev = cfg["evaluate"]
+    for key, names, allowed in [
+            ("align.run", cfg["align"]["run"], list(variants)),
+            ("evaluate.representations", ev["representations"], [BASELINE, *variants]),
+            ("evaluate.inference_representation", [ev["inference_representation"]], [BASELINE, *variants]),
+            ("evaluate.projection_variant", [ev["projection_variant"]], list(variants))]:
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise ConfigError(f"{key}: unknown representation {unknown[0]!r}; known: {allowed} "
+                              f"({'baseline and ' if BASELINE in allowed else ''}the keys of align.variants)")

@@ -18,8 +18,9 @@ PHENOTYPES: dict[str, tuple[str, str]] = {
     "RVEF": ("RV ejection fraction", "%"),
 }
 
-VOLUMETRIC = ["LVDV", "LVSV", "LVMM", "RVDV", "RVSV", "LVMT"]
-FUNCTIONAL = ["LVGCS", "LVGLS", "LVGRS", "LVEF", "LVCO", "RVEF"]
+# Table 1's two phenotype blocks: a table of a subset of targets keeps each in its block.
+VOLUMETRIC: tuple[str, ...] = ("LVDV", "LVSV", "LVMM", "RVDV", "RVSV", "LVMT")
+FUNCTIONAL: tuple[str, ...] = ("LVGCS", "LVGLS", "LVGRS", "LVEF", "LVCO", "RVEF")
 
 OUTCOMES: dict[str, str] = {
     "CAD": "coronary artery disease",

@@ -25,11 +25,11 @@ rule align:
         views=lambda wc: {m: align_view(m) for pair in align_variant(wc)["pairs"]
                           for m in pair if m != "ecg"},
         temperature=ALIGN["temperature"],
-        learnable_temperature=ALIGN.get("learnable_temperature", False),
-        symmetric=ALIGN.get("symmetric", True),
-        head_hidden=ALIGN.get("head_hidden", 512),
-        head_out=ALIGN.get("head_out", 128),
-        embed_batch_size=ALIGN.get("embed_batch_size", 16),
+        learnable_temperature=ALIGN["learnable_temperature"],
+        symmetric=ALIGN["symmetric"],
+        head_hidden=ALIGN["head_hidden"],
+        head_out=ALIGN["head_out"],
+        embed_batch_size=ALIGN["embed_batch_size"],
         train=trainer_params("align"),   # pretrain.smk: shared `train:` + this section
     threads: ALIGN["resources"]["cpus_per_task"]
     resources:

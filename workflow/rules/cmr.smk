@@ -10,7 +10,7 @@ CROP = cfg("crop")
 SEG_METHOD = segmentation_method(SEG, cfg("cohort", "synthetic"), cfg("cohort", "truth_dir"))
 if SEG_METHOD == "localise":
     logger.warning("segmentation: heart boxes and ED/ES come from the training-free localiser ("
-                   + ("segmentation.method: localise" if SEG.get("method") == "localise"
+                   + ("segmentation.method: localise" if SEG["method"] == "localise"
                       else "auto: no weights or labelled set given") + ")")
 # Given weights replace the trained segmenter: train_segmenter is then not defined.
 SEGMENTER = None if SEG_METHOD == "localise" else (SEG["weights"] or P.segmenter)
@@ -40,8 +40,7 @@ if SEG_METHOD == "unet" and not SEG["weights"]:
             model=SEG["model"],
             train={k: v for k, v in SEG["train"].items() if k != "resources"},
             intensity_percentiles=SEG["intensity_percentiles"],
-            spacing_mm=SEG.get("spacing_mm"),
-            device=SEG["device"],
+            spacing_mm=SEG["spacing_mm"],
         threads: SEG["train"]["resources"]["cpus_per_task"]
         resources:
             gpu=1,
@@ -69,16 +68,15 @@ rule segment:
     params:
         n_shards=cfg("ingest", "n_shards"),
         mask_dir=P.seg_mask_dir,
-        device=SEG["device"],
         batch_size=SEG["batch_size"],
         largest_component=SEG["largest_component"],
         qc=SEG["qc"],
         method=SEG_METHOD,
         # each only where it acts, so changing it reruns only the segmentations it changes
-        localise=(SEG.get("localise") or {}) if SEG_METHOD == "localise" else None,
+        localise=SEG["localise"] if SEG_METHOD == "localise" else None,
         # the network and preprocessing of a plain state dict given as weights
         fallback_arch={**SEG["model"], "intensity_percentiles": SEG["intensity_percentiles"],
-                       "spacing_mm": SEG.get("spacing_mm"), "patch": SEG["train"]["patch"]}
+                       "spacing_mm": SEG["spacing_mm"], "patch": SEG["train"]["patch"]}
         if SEG["weights"] and SEG_METHOD == "unet" else None,
     threads: SEG["resources"]["cpus_per_task"]
     resources:
@@ -96,8 +94,7 @@ rule segment:
 
 # Volumes vs UKB's own (fields 24100/24101/24103) or, on the synthetic cohort, the
 # generator's truth; always reported, excluding only with agreement.exclude.
-AGREE = SEG.get("agreement") or {"exclude": False, "max_edv_diff_ml": 30.0, "max_esv_diff_ml": 30.0,
-                                  "max_ef_diff": 10.0}
+AGREE = SEG["agreement"]
 AGREE_SOURCE = "truth" if cfg("cohort", "synthetic") else "ukb"
 
 

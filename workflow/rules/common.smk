@@ -5,8 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
+from ecgcmr.config import check_variants
 from ecgcmr.paths import Paths
 
+# what the schema cannot say: representations name configured alignment variants
+check_variants(config)
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
@@ -29,7 +32,7 @@ def table_inputs(wildcards=None):
     c = config["cohort"]
     main = c["main_table"]
     named = {"main_table": [main] if isinstance(main, str) else list(main)}
-    return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c.get(k)}
+    return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c[k]}
 
 
 def cfg(*keys):
@@ -42,15 +45,16 @@ def cfg(*keys):
 
 # --- training helpers ---
 # Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
-# `train:` section gives the rest (later sections win).
+# `train:` section gives the rest (later sections win). num_workers and progress change
+# no result: the scripts read them at run time (ecgcmr.runtime), so they rerun nothing.
 TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
-                "weight_decay", "betas", "grad_clip", "amp", "num_workers", "seed", "progress"]
+                "weight_decay", "betas", "grad_clip", "amp", "seed"]
 
 
 def trainer_params(section):
     """Every trainer hyperparameter of a stage: shared `train:` values overridden by
     the stage's own, so a change of either reruns exactly that stage's jobs."""
-    merged = {k: v for k, v in config.get("train", {}).items() if k in TRAINER_KEYS}
+    merged = {k: v for k, v in config["train"].items() if k in TRAINER_KEYS}
     merged.update({k: v for k, v in cfg(section).items() if k in TRAINER_KEYS})
     return merged
 
@@ -59,13 +63,13 @@ def trainer_retries():
     """A training rule's `retries:`: train.retries, or None when unset. None leaves
     the rule without retries of its own, so --retries (the profile's) decides; any
     number, even 0, would override the profile."""
-    return config.get("train", {}).get("retries")
+    return config["train"]["retries"]
 
 
 def align_view(modality):
     """The CMR view behind a non-ECG modality of an alignment variant: ed/es are the
     phase encoders of kind align.phase_encoder (ed3d/es3d or ed25d/es25d)."""
-    suffix = {"3d": "3d", "2.5d": "25d"}[cfg("align").get("phase_encoder", "3d")]
+    suffix = {"3d": "3d", "2.5d": "25d"}[cfg("align", "phase_encoder")]
     return f"{modality}{suffix}" if modality in ("ed", "es") else modality
 
 

@@ -8,22 +8,29 @@
 # every ECG subject; rule `probe_vit`). Two rules because a rule's outputs cannot
 # depend on its wildcards, and the two kinds probe different target lists.
 # No functions here (snakemake --lint): input mappings are built once, as data.
-from ecgcmr.evaluate.tables import REPRESENTATION_NAMES, TABLE1_TARGETS
+import re
 from types import SimpleNamespace
+
+from ecgcmr.config import BASELINE, representation_labels
+from ecgcmr.evaluate.tables import TABLE1_TARGETS
 
 EVAL = cfg("evaluate")
 TABLE1_REPS = EVAL["representations"]
+# representation -> display label, from config (align.variants[*].label, evaluate.baseline_label)
+LABELS = representation_labels(config)
+TABLE1_NAMES = {r: LABELS[r] for r in TABLE1_REPS}
 VIT_REPS = [f"vit_{s}" for s in EVAL["vit_sizes"]]
 TABLE1_TARGETS_RUN = [t for t in TABLE1_TARGETS if t in EVAL["targets"]]
 TABLE2_TARGETS_RUN = EVAL["table2_targets"]
 PROBE_WEIGHTS = P.probe_weights
 INFERENCE_MANIFEST = P.inference_manifest
 TABLES = P.tables_dir()
-TABLE1_REP_PATTERN = r"baseline|2d|2d_time|3d_ed|dual_phase"
+# the baseline and every configured alignment variant: a new variant needs no edit here
+TABLE1_REP_PATTERN = "|".join(re.escape(r) for r in [BASELINE, *cfg("align", "variants")])
 VIT_REP_PATTERN = r"vit_(tiny|small|medium|base)"
 # The ECG encoder behind each representation: baseline is the MAE alignment starts from.
 ENCODER_OF = {
-    "baseline": P.ecg_mae.format(size=cfg("align", "ecg_size")),
+    BASELINE: P.ecg_mae.format(size=cfg("align", "ecg_size")),
     **{v: P.aligned.format(variant=v) for v in cfg("align", "variants")},
     **{f"vit_{s}": P.ecg_mae.format(size=s) for s in EVAL["vit_sizes"]},
 }
@@ -49,7 +56,6 @@ rule embed:
     params:
         subjects=lambda wc: "ecg" if wc.representation.startswith("vit_") else "paired",
         batch_size=EVAL["embed_batch_size"],
-        device=EVAL["device"],
     resources:
         mem_mb=8000,
         runtime=60,
@@ -120,6 +126,7 @@ rule table1:
         results=f"{TABLES}/probe_results.csv",
     params:
         representations=TABLE1_REPS,
+        names=TABLE1_NAMES,
     resources:
         mem_mb=1000,
         runtime=10,
@@ -183,7 +190,7 @@ rule probe_plots_table1:
     params:
         representations=TABLE1_REPS,
         targets=TABLE1_TARGETS_RUN,
-        names=REPRESENTATION_NAMES,
+        names=TABLE1_NAMES,
     resources:
         mem_mb=1000,
         runtime=10,
@@ -241,7 +248,6 @@ rule shared_space:
     params:
         modalities=sorted(k.removeprefix("cmr_") for k in SHARED_SPACE_CMR),
         colour_by=EVAL["projection_colour"],
-        device=EVAL["device"],
     resources:
         mem_mb=8000,
         runtime=30,
@@ -338,7 +344,7 @@ rule held_out_plots:
                        labels={"figure": "predicted vs true, phenotypes"}),
     params:
         representation=EVAL["inference_representation"],
-        name=REPRESENTATION_NAMES.get(EVAL["inference_representation"], EVAL["inference_representation"]),
+        name=LABELS[EVAL["inference_representation"]],
     resources:
         mem_mb=2000,
         runtime=10,

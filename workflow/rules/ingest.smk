@@ -148,8 +148,8 @@ rule ingest_tables:
         demographic_fields=cfg("demographic_fields"),
         outcomes=cfg("outcomes"),
         instance=cfg("cohort", "instance"),
-        outcome_window=config.get("outcome_window", {}),
-        outcome_fields=config.get("outcome_fields"),
+        outcome_window=config["outcome_window"],
+        outcome_fields=config["outcome_fields"],
     resources:
         mem_mb=8000,
         runtime=30,

@@ -75,7 +75,7 @@ rule pretrain_cmr:
     params:
         out_dir=lambda wc: P.model_dir(f"cmr_{wc.view}"),
         targets=PRETRAIN_CMR["targets"],
-        hflip_p=PRETRAIN_CMR.get("hflip_p", 0.5),
+        hflip_p=PRETRAIN_CMR["hflip_p"],
         # lstm_hidden/time_stride shape only mid2dt: changing them reruns only that view
         model=lambda wc: {k: PRETRAIN_CMR[k] for k in CMR_MODEL_KEYS
                           if k in PRETRAIN_CMR and (k == "backbone" or wc.view == "mid2dt")},

@@ -1,10 +1,11 @@
 from ecgcmr.train.threads import configure_threads  # first: sets OpenMP's wait policy before torch loads
 
 from ecgcmr.logs import snakemake_logging
+from ecgcmr.runtime import trainer_runtime
 from ecgcmr.train.pretrain_ecg import pretrain_ecg
 
 with snakemake_logging(snakemake):
     configure_threads(snakemake.threads)
     i, p = snakemake.input, snakemake.params
     pretrain_ecg(i.index, i.norm_stats, i.splits, p.out_dir, snakemake.wildcards.size,
-                 model_cfg=p.model, train_cfg=p.train)
+                 model_cfg=p.model, train_cfg={**p.train, **trainer_runtime(snakemake.config, "pretrain_ecg")})

@@ -1,5 +1,6 @@
 from ecgcmr.cmr.segmenter import labelled_images, train_segmenter
 from ecgcmr.logs import snakemake_logging
+from ecgcmr.runtime import device
 
 with snakemake_logging(snakemake):
     p = snakemake.params
@@ -7,4 +8,4 @@ with snakemake_logging(snakemake):
     images = labelled_images(None, snakemake.input.cmr_index, "") if snakemake.input.get("cmr_index") else {}
     train_segmenter(images, p.labelled, snakemake.input.splits, snakemake.output.model,
                     snakemake.output.metrics, p.model, p.train, p.intensity_percentiles,
-                    device=p.device, threads=snakemake.threads, spacing_mm=p.spacing_mm)
+                    device=device(snakemake.config, "segmentation"), threads=snakemake.threads, spacing_mm=p.spacing_mm)

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from .embed import read_embeddings  # noqa: E402
-from .tables import REPRESENTATION_NAMES, collect_results, summarise  # noqa: E402
+from .tables import collect_results, summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,10 @@ def probe_bars(probe_results: Sequence[str | Path], out_png: str | Path,
                representations: Sequence[str], targets: Sequence[str],
                names: dict[str, str] | None = None) -> None:
     """One panel per target: mean score per representation, error bar = SD over seeds
-    (AUROC in %). Targets without any score still get a panel that says so."""
+    (AUROC in %). Targets without any score still get a panel that says so. ``names``:
+    representation -> legend label (the config's labels); unnamed ones show as they are."""
     summary = summarise(collect_results(probe_results))
-    names = {**REPRESENTATION_NAMES, **(names or {})}
+    names = names or {}
     reps = [r for r in representations if r in set(summary["representation"])]
     ncol = min(6, max(1, len(targets)))
     nrow = math.ceil(len(targets) / ncol)

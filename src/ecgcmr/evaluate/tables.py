@@ -11,29 +11,21 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..phenotypes import OUTCOMES, PHENOTYPES
+from ..phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
 
 log = logging.getLogger(__name__)
 
-# Table 1 rows in the paper's order and words.
-REPRESENTATION_NAMES = {
-    "baseline": "ECG (baseline)",
-    "2d": "ECG 2D CL",
-    "2d_time": "ECG 2D+time CL",
-    "3d_ed": "ECG 3D-ED CL",
-    "dual_phase": "ECG 3D CL dual-phase",
-}
 VIT_SIZES = ["tiny", "small", "medium", "base"]
 # Table 2 columns: target -> header
 TABLE2_COLUMNS = {"sex": "Sex AUC [%]", "age": "Age R²", "qrs_num": "Number of QRS in ECG R²",
                   "qrs_duration": "QRS duration R²"}
-TABLE1_TARGETS = list(PHENOTYPES) + list(OUTCOMES)
+TABLE1_TARGETS = list(VOLUMETRIC) + list(FUNCTIONAL) + list(OUTCOMES)
 
 
 def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -168,26 +160,45 @@ def _reasons_note(summary: pd.DataFrame) -> str:
     return "Not scored: " + "; ".join(items)
 
 
-def table1(probe_results: Sequence[str | Path], out_dir: str | Path,
-           representations: Sequence[str] | None = None) -> pd.DataFrame:
-    """Table 1: rows = representations (paper order), columns = 12 phenotypes (R²)
-    then 6 outcomes (AUROC, %), mean ± std over seeds. Writes table1.{csv,md,html}."""
+def check_representations(results: pd.DataFrame, representations: Sequence[str],
+                          names: Mapping[str, str]) -> None:
+    """Every representation in the probe results is a configured row with a display
+    name: an unknown one is an error, never a silently dropped row."""
+    unnamed = [r for r in representations if r not in names]
+    if unnamed:
+        raise ValueError(f"Table 1 representations {unnamed} have no display name "
+                         f"(align.variants[*].label, evaluate.baseline_label)")
+    unknown = results[~results["representation"].isin(list(representations))]
+    if not unknown.empty:
+        first = unknown.iloc[0]
+        raise ValueError(f"probe results of unknown representation(s) {sorted(set(unknown['representation']))} "
+                         f"(e.g. {first['representation']}/{first['target']}/seed {first['seed']}): "
+                         f"Table 1 rows are {list(representations)} (evaluate.representations)")
+
+
+def table1(probe_results: Sequence[str | Path], out_dir: str | Path, representations: Sequence[str],
+           names: Mapping[str, str]) -> pd.DataFrame:
+    """Table 1: rows = ``representations`` in the given order, shown by ``names``
+    (representation -> display label, from config), columns = the volumetric, then the
+    functional phenotypes (R²), then the outcomes (AUROC, %), mean ± std over seeds.
+    Writes table1.{csv,md,html}."""
     results = collect_results(probe_results)
+    check_representations(results, representations, names)
     summary = summarise(results)
-    order = [r for r in REPRESENTATION_NAMES if r in (representations or REPRESENTATION_NAMES)]
+    order = list(representations)
     mean, std = _wide(summary, order, TABLE1_TARGETS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _numeric_csv(mean, std, summary, REPRESENTATION_NAMES).to_csv(out_dir / "table1.csv", index=False)
+    _numeric_csv(mean, std, summary, names).to_csv(out_dir / "table1.csv", index=False)
     results.to_csv(out_dir / "probe_results.csv", index=False)
-    blocks = [("Volumetric and mass phenotypes (R² ↑)", [c for c in mean.columns if c in PHENOTYPES][:6]),
-              ("Functional and strain phenotypes (R² ↑)", [c for c in mean.columns if c in PHENOTYPES][6:]),
+    blocks = [("Volumetric and mass phenotypes (R² ↑)", [c for c in mean.columns if c in VOLUMETRIC]),
+              ("Functional and strain phenotypes (R² ↑)", [c for c in mean.columns if c in FUNCTIONAL]),
               ("Clinical endpoints (AUROC % ↑)", [c for c in mean.columns if c in OUTCOMES])]
     md_parts, html_parts = ["# Table 1\n"], []
     for caption, cols in blocks:
         if not cols:
             continue
-        md, tbl = format_table(mean[cols], std[cols], 3, REPRESENTATION_NAMES, footer=n_footer(results, order))
+        md, tbl = format_table(mean[cols], std[cols], 3, names, footer=n_footer(results, order))
         md_parts += [f"\n**{caption}**\n\n", md]
         html_parts.append((caption, tbl))
     note = _reasons_note(summary[summary["representation"].isin(order)])

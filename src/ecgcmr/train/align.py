@@ -105,7 +105,7 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
           ecg_index: str, ecg_norm_stats: str, crop_index: str, splits: str, out_dir: str,
           train: dict, temperature: float = 0.07, learnable_temperature: bool = False,
           symmetric: bool = True, head_hidden: int = 512, head_out: int = 128,
-          embed_batch_size: int = 32) -> dict:
+          embed_batch_size: int = 16) -> dict:
     """Train one alignment variant.
 
     ``cmr_encoders`` maps each non-ECG modality of ``pairs`` to a pretrained
