@@ -15,19 +15,25 @@ PACKAGE = SRC / "ecgcmr"
 DOC = REPO / "docs" / "architecture.md"
 
 
-def doc_layers() -> list[list[str]]:
-    """The units of each layer, lowest first: the backticked names of each numbered item
-    of the "## Layers" section, before its " — " description."""
+def doc_items() -> list[tuple[list[str], list[str]]]:
+    """Per layer, lowest first: its units (the backticked names of its numbered item in
+    the "## Layers" section, before the " — " description) and the units its
+    description says it "never imports"."""
     text = DOC.read_text()
     section = text.split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
     items = re.findall(r"^\d+\. (.*)$", section, flags=re.M)
     assert items, f"{DOC}: no numbered list under '## Layers'"
-    layers = []
+    out = []
     for item in items:
-        names, sep, _ = item.partition(" — ")
+        names, sep, description = item.partition(" — ")
         assert sep, f"{DOC}: layer item {item!r} has no ' — ' description"
-        layers.append(re.findall(r"`([^`]+)`", names))
-    return layers
+        never = description.partition("never imports ")[2]
+        out.append((re.findall(r"`([^`]+)`", names), re.findall(r"`([^`]+)`", never)))
+    return out
+
+
+def doc_layers() -> list[list[str]]:
+    return [units for units, _ in doc_items()]
 
 
 @cache
@@ -87,6 +93,15 @@ def test_imports_point_down_the_layers():
             if rank.get(unit(target), -1) > rank.get(unit(m), -1):
                 upward.append(f"{m}:{line} ({unit(m)}) imports {target}{':' + name if name else ''} ({unit(target)})")
     assert not upward, "imports against the layer order of docs/architecture.md:\n" + "\n".join(upward)
+
+
+def test_stages_after_training_never_import_what_their_layer_excludes():
+    never = {u: set(excluded) for units, excluded in doc_items() for u in units}
+    listed = {u for units in doc_layers() for u in units}
+    assert set().union(*never.values()) <= listed, f"{DOC}: 'never imports' names an unknown unit"
+    found = [f"{m}:{line} ({unit(m)}) imports {target}{':' + name if name else ''}"
+             for m in modules() for target, name, line in imports(m) if unit(target) in never.get(unit(m), ())]
+    assert not found, "imports docs/architecture.md says a layer never makes:\n" + "\n".join(found)
 
 
 def test_no_private_names_across_modules():

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ecgcmr.core import distributed as D
+from ecgcmr.core.files import input_files_signature
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, encoder_state
 from ecgcmr.phenotypes import PHENOTYPES
-from ecgcmr.train import distributed as D
-from ecgcmr.core.files import input_files_signature
 from ecgcmr.train.checkpoint import seed_everything
 from ecgcmr.train.loop import TrainConfig, fit
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ecgcmr.core import distributed as D
+from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
-from ecgcmr.train import distributed as D
 from ecgcmr.train.figures import plot_reconstruction
-from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
