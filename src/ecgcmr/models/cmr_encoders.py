@@ -47,8 +47,9 @@ BACKBONE_DIM = {"resnet10": 512, "resnet18": 512, "resnet34": 512, "resnet50": 2
 class ViewSpec:
     """How one CMR representation reads its crop.
 
-    ``crop``: the ``CmrCropDataset`` view; ``layout``: ``volume3d`` (true 3D conv),
-    ``slices_as_channels`` (2.5D), ``image`` (2D) or ``frames`` (2D per frame + LSTM).
+    ``crop``: the crop kind it reads (``ecgcmr.cmr.crop.CROP_KINDS``); ``layout``:
+    ``volume3d`` (true 3D conv), ``slices_as_channels`` (2.5D), ``image`` (2D) or
+    ``frames`` (2D per frame + LSTM).
     """
 
     crop: str
