@@ -39,7 +39,7 @@ def bench_shard(workdir: Path, n: int) -> dict:
     import pyarrow.parquet as pq
 
     from ecgcmr.ecg.cache import decode_signals, shard_schema, shard_table
-    from ecgcmr.ecg.record import MEASUREMENTS
+    from ecgcmr.io.record import MEASUREMENTS
     from ecgcmr.integrity import file_digest, verify_pages
 
     rng = np.random.default_rng(0)

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecgcmr.bulk import build_index, exclusions, shard_files
-from ecgcmr.ids import files_for_shard
+from ecgcmr.bulk import build_index, exclusions, files_for_shard, shard_files
 from ecgcmr.splits import bulk_eids
 
 

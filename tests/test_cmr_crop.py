@@ -115,7 +115,7 @@ def test_crop_shard_index_dataset_and_qc(cohort, tmp_path):
     item = ds[1]
     assert item["image"].shape == (1, h, w, 6) and item["image"].dtype.is_floating_point
     assert item["eid"] == eids[1] and item["target"].tolist() == [60.0, 2.0]
-    assert CmrCropDataset(tmp_path / "crops.parquet", eids, "ES", channels_first_slices=True)[0]["image"].shape == (6, h, w)
+    assert CmrCropDataset(tmp_path / "crops.parquet", eids, "ES")[0]["image"].shape == (1, h, w, 6)
     assert CmrCropDataset(tmp_path / "crops.parquet", eids, "2D")[0]["image"].shape == (1, h, w)
     t = CmrCropDataset(tmp_path / "crops.parquet", eids, "2DT")[0]["image"]
     assert t.shape == (subjects[0][1].shape[3], 1, h, w)

@@ -18,7 +18,7 @@ from ecgcmr import exclusions
 from ecgcmr.cli import main as ecgcmr_main
 from ecgcmr.ecg.cache import EcgCache, EcgDataset, compute_norm_stats, decode_signals, gather_ecg_index
 from ecgcmr.ecg.ingest import ingest_ecg_shard, ingest_wfdb
-from ecgcmr.ecg.record import MEASUREMENTS
+from ecgcmr.io.record import MEASUREMENTS
 from ecgcmr.ids import bulk_name, shard_of
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ecgcmr.ecg.norm import STD_FLOOR, NormStats
-from ecgcmr.ecg.record import STANDARD_LEADS
+from ecgcmr.io.record import STANDARD_LEADS
 from ecgcmr.errors import InputError
 
 

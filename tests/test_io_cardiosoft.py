@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest_ecg import MUSE_XML, REAL_XML, SYNTH_ECG, synth_cohort
 
-from ecgcmr.ecg.record import MEASUREMENTS, STANDARD_LEADS, EcgRecord
+from ecgcmr.io.record import MEASUREMENTS, STANDARD_LEADS, EcgRecord
 from ecgcmr.errors import InputError
 from ecgcmr.io.cardiosoft import parse_counts, read_cardiosoft_xml, write_cardiosoft_xml
 

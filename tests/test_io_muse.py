@@ -12,7 +12,7 @@ from scipy.signal import find_peaks
 from conftest_ecg import ECG_PARAMS, MUSE_XML, REAL_XML
 from shared_data import require
 from ecgcmr.ecg.ingest import ingest_records
-from ecgcmr.ecg.record import STANDARD_LEADS
+from ecgcmr.io.record import STANDARD_LEADS
 from ecgcmr.errors import InputError
 from ecgcmr.io.ecg_xml import read_ecg_xml, root_tag
 from ecgcmr.io.muse_xml import read_muse_xml

@@ -8,7 +8,7 @@ import wfdb
 from conftest_ecg import PTBXL_DIR, WFDB_DIR
 from scipy.signal import resample_poly
 
-from ecgcmr.ecg.record import STANDARD_LEADS
+from ecgcmr.io.record import STANDARD_LEADS
 from ecgcmr.errors import InputError
 from ecgcmr.io.wfdb_records import read_wfdb_record
 

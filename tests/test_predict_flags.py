@@ -15,7 +15,7 @@ import wfdb
 from conftest_inference import ECG_PARAMS, build_run
 from shared_data import SHARED_DATA, require
 from ecgcmr.cli import main
-from ecgcmr.ecg.ingest import _reader_kwargs
+from ecgcmr.ecg.ingest import reader_kwargs
 from ecgcmr.ecg.preprocess import preprocess_batch
 from ecgcmr.inference.predict import predict_files
 from ecgcmr.inference.signal_ranges import ranges_of, signal_features
@@ -28,7 +28,7 @@ COHORT = {"source": "synthetic demo cohort (ecgcmr synth)", "synthetic": True, "
 
 
 def real_records():
-    kw = _reader_kwargs(ECG_PARAMS)
+    kw = reader_kwargs(ECG_PARAMS)
     ptb = sorted(require(DATA / "wfdb_ptbxl").glob("*.hea"))
     return ([read_wfdb_record(str(p.with_suffix("")), **kw) for p in ptb]
             + [read_wfdb_record(str(DATA / "wfdb" / "s0010_re"), **kw),

@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ecgcmr.train import distributed as D
+from ecgcmr.core import distributed as D
 from ecgcmr.train.clip_loss import ClipLoss
 
 PAIRS = [("ecg", "ed"), ("ecg", "es"), ("ed", "es")]

@@ -36,7 +36,7 @@ def _worker(rank, world, port, out):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from ecgcmr.train import distributed as D
+    from ecgcmr.core import distributed as D
     assert D.init_from_env() and D.world_size() == world and D.rank() == rank
     try:
         # gather_with_grad: concatenated in rank order, gradient reaches each rank's input

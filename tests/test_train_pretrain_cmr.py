@@ -12,19 +12,19 @@ import pytest
 import torch
 
 from ecgcmr.models import load_cmr_encoder
-from ecgcmr.train.pretrain_cmr import masked_mse, pretrain_cmr, standardise
+from ecgcmr.train.pretrain_cmr import observed_mse, pretrain_cmr, standardise
 
 sys.path.insert(0, str(Path(__file__).parent))
 torch.set_num_threads(1)
 
 
-def test_masked_mse_ignores_missing_targets():
+def test_observed_mse_ignores_missing_targets():
     pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     target = torch.tensor([[0.0, float("nan")], [1.0, 1.0]])
-    assert masked_mse(pred, target).item() == pytest.approx((1 + 4 + 9) / 3)
-    assert masked_mse(pred, torch.full_like(pred, float("nan"))).item() == 0.0
+    assert observed_mse(pred, target).item() == pytest.approx((1 + 4 + 9) / 3)
+    assert observed_mse(pred, torch.full_like(pred, float("nan"))).item() == 0.0
     pred.requires_grad_(True)
-    masked_mse(pred, target).backward()
+    observed_mse(pred, target).backward()
     assert pred.grad[0, 1] == 0 and torch.isfinite(pred.grad).all()
 
 

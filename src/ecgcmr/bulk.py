@@ -126,6 +126,14 @@ def shard_files(index: str | Path | pd.DataFrame, shard: int, n_shards: int) -> 
     return [Path(p) for p in df.loc[mine, "path"].sort_values()]
 
 
+def files_for_shard(directory: str | Path, field: int, ext: str, shard: int, n_shards: int,
+                    instance: int | None = None) -> list[Path]:
+    """UKB-named bulk files of one field anywhere below ``directory`` (flat or nested)
+    that fall into ``shard``: one file per subject, chosen as this module documents
+    (of ``instance`` only, if given); the others are logged there."""
+    return shard_files(build_index(directory, field, ext, instance), shard, n_shards)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ecg-dir", required=True, help="folder of {eid}_20205_*.xml, flat or nested")
     p.add_argument("--cmr-dir", required=True, help="folder of {eid}_20209_*.zip, flat or nested")

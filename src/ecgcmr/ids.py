@@ -31,13 +31,3 @@ def shard_of(eid: str | int, n_shards: int) -> int:
     """Stable shard of a subject: known before any file is read, so Snakemake can
     scatter without a checkpoint, and identical on every machine (unlike hash())."""
     return zlib.crc32(str(eid).encode()) % n_shards
-
-
-def files_for_shard(directory: str | Path, field: int, ext: str, shard: int, n_shards: int,
-                    instance: int | None = None) -> list[Path]:
-    """UKB-named bulk files of one field anywhere below ``directory`` (flat or nested)
-    that fall into ``shard``: one file per subject, chosen as ``ecgcmr.bulk`` documents
-    (of ``instance`` only, if given); the others are logged there."""
-    from .bulk import build_index, shard_files
-
-    return shard_files(build_index(directory, field, ext, instance), shard, n_shards)

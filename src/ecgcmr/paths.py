@@ -72,10 +72,6 @@ class Paths:
         return self._p("cmr", "nifti", "shard_{shard}.exclusions.csv")
 
     @property
-    def cmr_nifti_dir(self) -> str:
-        return self._p("cmr", "nifti")
-
-    @property
     def cmr_index(self) -> str:
         return self._p("cmr", "index.parquet")
 
@@ -127,10 +123,6 @@ class Paths:
     @property
     def crop_shard_exclusions(self) -> str:
         return self._p("cmr", "crops", "shard_{shard}.exclusions.csv")
-
-    @property
-    def crop_dir(self) -> str:
-        return self._p("cmr", "crops")
 
     @property
     def crop_qc(self) -> str:

@@ -31,7 +31,7 @@ OUTCOMES: dict[str, str] = {
     "CMP": "cardiomyopathy",
 }
 
-# Table 2's general and ECG-derived targets (columns of the targets table).
-GENERAL = {"age": ("age at imaging visit", "years"), "sex": ("sex (1 = male)", "")}
+# Table 2's ECG-derived targets (columns of the ECG index; age and sex are columns of
+# the targets table).
 ECG_DERIVED = {"qrs_num": ("number of QRS complexes in 10 s", ""),
                "qrs_duration": ("QRS duration", "ms")}

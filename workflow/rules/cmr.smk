@@ -134,7 +134,7 @@ rule crop:
         shard=P.crop_shard,
         exclusions=P.crop_shard_exclusions,
     params:
-        out_dir=lambda wildcards, output: str(Path(output.shard).parent),  # = P.crop_dir
+        out_dir=lambda wildcards, output: str(Path(output.shard).parent),
         crop={k: v for k, v in CROP.items() if k not in ("resources", "qc_subjects")},
     resources:
         mem_mb=CROP["resources"]["mem_mb"],

@@ -49,7 +49,7 @@ from .segment import read_cine
 
 log = logging.getLogger(__name__)
 STAGE = "crop"
-VIEWS = ("ED", "ES", "2D", "2DT")
+CROP_KINDS = ("ED", "ES", "2D", "2DT")
 
 
 def lv_centre_slice(labels_ed: np.ndarray) -> float:
@@ -110,7 +110,7 @@ def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> str:
 
 def crop_subject(eid: str, cine_path: str, mask_path: str, ed: int, es: int, out_dir: str | Path,
                  params: dict) -> dict:
-    """Write the four views of one subject; returns its crop-index row."""
+    """Write the four crops (``CROP_KINDS``) of one subject; returns its crop-index row."""
     image, affine = read_cine(cine_path)
     try:
         labels = np.asarray(nib.load(mask_path).dataobj, np.uint8)
@@ -135,9 +135,9 @@ def crop_subject(eid: str, cine_path: str, mask_path: str, ed: int, es: int, out
     out_dir.mkdir(parents=True, exist_ok=True)
     row = {"eid": eid, "ed_frame": ed, "es_frame": es, "z_start": z0, "mid_slice": mid,
            "n_frames": image.shape[3], "box_x0": box[0], "box_x1": box[1], "box_y0": box[2], "box_y1": box[3]}
-    for view, frame in (("ED", ed), ("ES", es)):
+    for kind, frame in (("ED", ed), ("ES", es)):
         arr, aff = crop_volume(image[:, :, zs, frame], _substack_affine(affine, z0), box, spacing, shape, pct)
-        row[f"path_{view}"] = _save(arr, aff, out_dir / f"{eid}_{view}.nii.gz")
+        row[f"path_{kind}"] = _save(arr, aff, out_dir / f"{eid}_{kind}.nii.gz")
     arr, aff = crop_volume(image[:, :, mid:mid + 1, ed], _substack_affine(affine, mid), box, spacing, shape, pct)
     row["path_2D"] = _save(arr[:, :, 0], aff, out_dir / f"{eid}_2D.nii.gz")
     arr, aff = crop_volume(image[:, :, mid, :], _substack_affine(affine, mid), box, spacing, shape, pct)

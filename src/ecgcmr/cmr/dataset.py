@@ -1,12 +1,11 @@
 """``CmrCropDataset``: the crops of ``cmr/crops.parquet`` as tensors for the CMR encoders.
 
-Views and the shapes of ``item["image"]`` (float32):
+Crop kinds (``crop``, one of ``CROP_KINDS``) and the shapes of ``item["image"]`` (float32):
 
 * ``"ED"`` / ``"ES"`` — ``(1, H, W, 6)``: channel first, then MONAI's spatial order
   (x, y, z) for ``spatial_dims=3`` networks (the 3D ResNet-50 of the paper); the six
-  slices are the last spatial axis, exactly as stored in the NIfTI.
-  With ``channels_first_slices=True`` — ``(6, H, W)``: the slices as channels of a
-  2D network (the "2.5D" encoder).
+  slices are the last spatial axis, exactly as stored in the NIfTI (the "2.5D"
+  encoder moves them to channels itself: ``ecgcmr.models.cmr_encoders``).
 * ``"2D"`` — ``(1, H, W)``: the mid-ventricular ED slice.
 * ``"2DT"`` — ``(T, 1, H, W)``: the mid slice over all frames, time first, for a
   per-frame 2D encoder with temporal pooling.
@@ -26,24 +25,22 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from .crop import VIEWS
+from .crop import CROP_KINDS
 
 
 class CmrCropDataset(Dataset):
-    def __init__(self, crop_index_path: str | Path, eids, view: str, targets: pd.DataFrame | None = None,
-                 target_columns: list[str] | None = None, channels_first_slices: bool = False):
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-        if channels_first_slices and view not in ("ED", "ES"):
-            raise ValueError("channels_first_slices applies to the ED and ES volumes only")
-        index = pd.read_parquet(crop_index_path, columns=["eid", f"path_{view}"])
-        paths = dict(zip(index["eid"].astype(str), index[f"path_{view}"]))
+    def __init__(self, crop_index_path: str | Path, eids, crop: str, targets: pd.DataFrame | None = None,
+                 target_columns: list[str] | None = None):
+        if crop not in CROP_KINDS:
+            raise ValueError(f"crop must be one of {CROP_KINDS}, got {crop!r}")
+        index = pd.read_parquet(crop_index_path, columns=["eid", f"path_{crop}"])
+        paths = dict(zip(index["eid"].astype(str), index[f"path_{crop}"]))
         self.eids = [str(e) for e in eids]
         missing = [e for e in self.eids if e not in paths]
         if missing:
-            raise KeyError(f"{len(missing)} eids have no {view} crop in {crop_index_path}: {missing[:5]}")
+            raise KeyError(f"{len(missing)} eids have no {crop} crop in {crop_index_path}: {missing[:5]}")
         self.paths = [paths[e] for e in self.eids]
-        self.view, self.channels_first_slices = view, channels_first_slices
+        self.crop = crop
         self.targets = None
         if targets is not None:
             if not target_columns:
@@ -61,9 +58,9 @@ class CmrCropDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         x = np.asarray(nib.load(self.paths[i]).dataobj, np.float32)
-        if self.view in ("ED", "ES"):
-            x = x.transpose(2, 0, 1) if self.channels_first_slices else x[None]
-        elif self.view == "2D":
+        if self.crop in ("ED", "ES"):
+            x = x[None]
+        elif self.crop == "2D":
             x = x.reshape(x.shape[0], x.shape[1])[None]
         else:  # 2DT stored (H, W, 1, T)
             x = x.reshape(x.shape[0], x.shape[1], -1).transpose(2, 0, 1)[:, None]

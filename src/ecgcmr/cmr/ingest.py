@@ -17,8 +17,9 @@ import nibabel as nib
 import pandas as pd
 
 from .. import exclusions as excl
+from ..bulk import files_for_shard
 from ..errors import InputError
-from ..ids import files_for_shard, parse_bulk_name
+from ..ids import parse_bulk_name
 from ..io.dicom_cine import Cine
 from ..integrity import file_digest
 from ..io.ukb_cmr_zip import (DEFAULT_MAX_MEMBER_MB, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_MB,

@@ -23,8 +23,8 @@ import pyarrow as pa
 from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
 from ..integrity import file_digest, read_parquet_verified, verify_file, verify_pages
+from ..io.record import MEASUREMENTS, STANDARD_LEADS
 from .norm import NormStats
-from .record import MEASUREMENTS, STANDARD_LEADS
 from .shared_signals import cache_dir, mapped_signals
 
 log = logging.getLogger(__name__)

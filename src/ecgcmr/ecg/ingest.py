@@ -19,13 +19,13 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from ..exclusions import Exclusion
 from ..exclusions import write as write_exclusions
-from ..ids import files_for_shard, shard_of
+from ..ids import shard_of
 from ..io.cardiosoft import eid_from_path, read_cardiosoft_xml
 from ..io.ecg_xml import read_ecg_xml
+from ..io.record import MEASUREMENTS, EcgRecord
 from ..io.wfdb_records import read_wfdb_record, record_base
-from .preprocess import preprocess_batch
 from .cache import shard_schema, shard_table
-from .record import MEASUREMENTS, EcgRecord
+from .preprocess import preprocess_batch
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_ecg"
@@ -38,9 +38,6 @@ def reader_kwargs(params: dict) -> dict:
     ingest and ECG-only inference read records identically through this."""
     return {"sample_rate": int(params.get("sample_rate", 500)), "n_samples": int(params.get("n_samples", 5000)),
             "flat_lead_uv": params.get("flat_lead_uv", 10.0)}
-
-
-_reader_kwargs = reader_kwargs   # the name inference/predict.py imported first
 
 
 def ingest_records(items: list[tuple[str, str | Path]], read: Callable[..., EcgRecord],
@@ -120,6 +117,8 @@ def ingest_ecg_shard(ecg_dir: str | Path, shard: int, n_shards: int, out_parquet
     ``ecg_dir`` is listed here.
     """
     if files is None:
+        from ..bulk import files_for_shard   # (here: the bulk index needs pandas, a shard with files does not)
+
         files = files_for_shard(ecg_dir, ECG_FIELD, "xml", int(shard), int(n_shards))
     return ingest_records([(eid_from_path(p), p) for p in files], read_cardiosoft_xml,
                           out_parquet, out_exclusions, params)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .record import STANDARD_LEADS
+from ..io.record import STANDARD_LEADS
 
 # A lead that is flat over the whole training split (std 0) is scaled by 1e6, not by inf.
 STD_FLOOR = 1e-6

@@ -164,7 +164,7 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
     an LVEF; :func:`ridge_lvef_r2` on the two embeddings side by side."""
     from ecgcmr.models import load_cmr_encoder
     from ecgcmr.models.cmr_encoders import VIEWS
-    from ecgcmr.train.paired_data import cmr_embeddings
+    from ecgcmr.models.cmr_encoders import cmr_embeddings
 
     split = pd.read_parquet(splits, columns=["eid", "paired_split"]).astype({"eid": str})
     have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str))

@@ -32,8 +32,7 @@ def shared_space_embeddings(ecg_encoder: str | Path, heads: str | Path, cmr_enco
     """modality -> (eids, projected embeddings) for the paired subjects of ``split``."""
     from ..ecg.cache import EcgCache
     from ..models import load_ecg_encoder
-    from ..models.cmr_encoders import VIEWS, load_cmr_encoder
-    from ..train.paired_data import cmr_embeddings
+    from ..models.cmr_encoders import VIEWS, cmr_embeddings, load_cmr_encoder
 
     dev = resolve_device(device)
     eids = held_out_pairs(splits, crop_index, ecg_index, split)

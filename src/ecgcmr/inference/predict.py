@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..ecg.ingest import _reader_kwargs as reader_kwargs
+from ..ecg.ingest import reader_kwargs
 from ..ecg.norm import NormStats
 from ..ecg.preprocess import preprocess_batch
-from ..ecg.record import EcgRecord
 from ..errors import InputError
 from ..evaluate.probe import apply_probe, load_probe
 from ..io.ecg_xml import read_ecg_xml
+from ..io.record import EcgRecord
 from ..io.wfdb_records import read_wfdb_record, record_base
 from ..phenotypes import OUTCOMES, PHENOTYPES
 from .manifest import read_manifest

@@ -15,26 +15,25 @@ by checking that the file's last bytes hold the closing root tag.
 from __future__ import annotations
 
 import warnings
-from fractions import Fraction
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
 import defusedxml
 import defusedxml.ElementTree as DET
 import numpy as np
-from scipy.signal import resample_poly
 
-from ..ecg.record import STANDARD_LEADS, EcgRecord
 from ..errors import InputError
 from ..ids import parse_bulk_name
 from .cardiosoft_write import CardioSoftExtras, write_cardiosoft_xml  # noqa: F401  (the writer lives next door)
+from .ecg_common import check_flat_leads, element_number, element_text, resample_to
+from .record import STANDARD_LEADS, EcgRecord
 from .xml_skeleton import parse_skeleton
 
 ROOT = "CardiologyXML"
 _ROOT_END = b"</" + ROOT.encode() + b">"
 _STRIP_END = b"</StripData>"
 
-# CardioSoft element -> EcgRecord measurement key (ecgcmr.ecg.record.MEASUREMENTS)
+# CardioSoft element -> EcgRecord measurement key (ecgcmr.io.record.MEASUREMENTS)
 MEASUREMENT_TAGS = {
     "VentricularRate": "ventricular_rate", "PQInterval": "pq_interval", "PDuration": "p_duration",
     "QRSDuration": "qrs_duration", "QTInterval": "qt_interval", "QTCInterval": "qtc_interval",
@@ -67,12 +66,12 @@ def read_cardiosoft_xml(path: str | Path, eid: str | None = None, *, sample_rate
     except OSError as e:
         raise InputError(path, "unreadable_file", str(e)) from None
 
-    fs = _number(strip, "SampleRate")
+    fs = element_number(strip, "SampleRate")
     if not np.isfinite(fs) or fs < 100 or fs > 20000:
-        raise InputError(path, "bad_sample_rate", f"StripData SampleRate={_text(strip, 'SampleRate')!r}")
-    resolution_uv = _number(strip, "Resolution")
+        raise InputError(path, "bad_sample_rate", f"StripData SampleRate={element_text(strip, 'SampleRate')!r}")
+    resolution_uv = element_number(strip, "Resolution")
     if not np.isfinite(resolution_uv) or resolution_uv <= 0:
-        raise InputError(path, "bad_resolution", f"Resolution={_text(strip, 'Resolution')!r} uV/LSB")
+        raise InputError(path, "bad_resolution", f"Resolution={element_text(strip, 'Resolution')!r} uV/LSB")
 
     texts = _lead_texts(path, strip, raw_texts)
     try:
@@ -80,7 +79,7 @@ def read_cardiosoft_xml(path: str | Path, eid: str | None = None, *, sample_rate
     except ValueError as e:
         reason = "nan_samples" if "nan" in str(e) else "non_numeric_samples"
         raise InputError(path, reason, str(e)) from None
-    declared = _number(strip, "ChannelSampleCountTotal")
+    declared = element_number(strip, "ChannelSampleCountTotal")
     lengths = set(per_lead)
     if len(lengths) != 1 or (np.isfinite(declared) and int(declared) not in lengths):
         raise InputError(path, "wrong_sample_count",
@@ -97,26 +96,6 @@ def read_cardiosoft_xml(path: str | Path, eid: str | None = None, *, sample_rate
     return EcgRecord(eid=eid, signal=signal.astype(np.float32), fs=float(sample_rate),
                      leads=list(STANDARD_LEADS), measurements=_measurements(measurements_el),
                      source=str(path))
-
-
-def resample_to(signal: np.ndarray, fs: float, target: int, path) -> np.ndarray:
-    """Polyphase resampling to ``target`` Hz; a rate without a small rational ratio is refused."""
-    if fs == target:
-        return signal
-    ratio = Fraction(target / fs).limit_denominator(1000)
-    if abs(float(ratio) * fs - target) > 1e-6:
-        raise InputError(path, "bad_sample_rate", f"{fs:g} Hz cannot be resampled to {target} Hz exactly")
-    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1)
-
-
-def check_flat_leads(signal: np.ndarray, flat_lead_uv: float | None, path) -> None:
-    """A lead that never moves is a disconnected electrode, not a heart."""
-    if flat_lead_uv is None:
-        return
-    ptp_uv = np.ptp(signal, axis=-1) * 1000.0
-    flat = [STANDARD_LEADS[i] for i in np.flatnonzero(ptp_uv < flat_lead_uv)]
-    if flat:
-        raise InputError(path, "flat_lead", f"peak-to-peak below {flat_lead_uv:g} uV in {', '.join(flat)}")
 
 
 _CHUNK = 1 << 18   # StripData ends ~230 kB into a 750 kB export
@@ -205,25 +184,9 @@ def _lead_texts(path: Path, strip, raw_texts: dict | None = None) -> dict[str, s
     return texts
 
 
-def _text(el, tag: str) -> str:
-    child = el.find(tag) if el is not None else None
-    return (child.text or "").strip() if child is not None else ""
-
-
-def _number(el, tag: str, default: float = float("nan")) -> float:
-    """The element's number; ``default`` when it is absent or empty, NaN when unparsable."""
-    text = _text(el, tag)
-    if not text:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
-
-
 def _measurements(el) -> dict[str, float]:
     """Empty or unparsable elements are missing values (NaN), as in UK Biobank."""
-    return {key: _number(el, tag) for tag, key in MEASUREMENT_TAGS.items()}
+    return {key: element_number(el, tag) for tag, key in MEASUREMENT_TAGS.items()}
 
 
 _WHITESPACE = b" \t\r\n"

@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from ..ecg.record import STANDARD_LEADS, EcgRecord
+from .record import STANDARD_LEADS, EcgRecord
 
 # Inverse Dower matrix (Edenbrandt & Pahlm 1988): leads I, II, V1..V6 -> Frank X, Y, Z.
 # CardioSoft draws its VectorLoops from it ("Creation: Inverse Dower").

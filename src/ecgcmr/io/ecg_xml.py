@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..ecg.record import EcgRecord
 from .cardiosoft import read_cardiosoft_xml
 from .muse_xml import read_muse_xml
+from .record import EcgRecord
 
 READERS = {"CardiologyXML": read_cardiosoft_xml, "RestingECG": read_muse_xml}
 # The first element name: "<?" (prolog) and "<!" (DOCTYPE, comments) do not match.

@@ -29,14 +29,14 @@ import defusedxml
 import defusedxml.ElementTree as DET
 import numpy as np
 
-from ..ecg.record import STANDARD_LEADS, EcgRecord
 from ..errors import InputError
-# element, resampling and flat-lead helpers shared with the CardioSoft reader
-from .cardiosoft import _number, _text, check_flat_leads, eid_from_path, resample_to
+from .cardiosoft import eid_from_path
+from .ecg_common import check_flat_leads, element_number, element_text, resample_to
+from .record import STANDARD_LEADS, EcgRecord
 
 ROOT = "RestingECG"
 UNITS_TO_MV = {"MICROVOLTS": 1e-3, "MILLIVOLTS": 1.0}
-# MUSE element -> EcgRecord measurement key (ecgcmr.ecg.record.MEASUREMENTS)
+# MUSE element -> EcgRecord measurement key (ecgcmr.io.record.MEASUREMENTS)
 MEASUREMENT_TAGS = {
     "VentricularRate": "ventricular_rate", "PRInterval": "pq_interval", "QRSDuration": "qrs_duration",
     "QTInterval": "qt_interval", "QTCorrected": "qtc_interval", "PAxis": "p_axis",
@@ -64,9 +64,9 @@ def read_muse_xml(path: str | Path, eid: str | None = None, *, sample_rate: int 
     path = Path(path)
     eid = eid_from_path(path) if eid is None else str(eid)
     rhythm, measurements = _parse(path)
-    fs = _number(rhythm, "SampleBase") * 10 ** _number(rhythm, "SampleExponent", default=0.0)
+    fs = element_number(rhythm, "SampleBase") * 10 ** element_number(rhythm, "SampleExponent", default=0.0)
     if not np.isfinite(fs) or fs < 100 or fs > 20000:
-        raise InputError(path, "bad_sample_rate", f"Rhythm SampleBase={_text(rhythm, 'SampleBase')!r}")
+        raise InputError(path, "bad_sample_rate", f"Rhythm SampleBase={element_text(rhythm, 'SampleBase')!r}")
     leads = _stored_leads(path, rhythm)
     lengths = {name: len(x) for name, x in leads.items()}
     if len(set(lengths.values())) != 1:
@@ -105,7 +105,7 @@ def _parse(path: Path):
     if root.tag != ROOT:
         raise InputError(path, "not_muse", f"root element <{root.tag}>, expected <{ROOT}>")
     for waveform in root.iter("Waveform"):
-        if _text(waveform, "WaveformType").lower() == "rhythm":
+        if element_text(waveform, "WaveformType").lower() == "rhythm":
             return waveform, root.find("RestingECGMeasurements")
     raise InputError(path, "missing_rhythm", "no <Waveform> of type Rhythm (the 10 s strip)")
 
@@ -114,7 +114,7 @@ def _stored_leads(path: Path, rhythm) -> dict[str, np.ndarray]:
     """The Rhythm block's leads in mV, by standard name; I and II and V1-V6 required."""
     leads: dict[str, np.ndarray] = {}
     for el in rhythm.iter("LeadData"):
-        name = _LEAD_BY_UPPER.get(_text(el, "LeadID").upper())
+        name = _LEAD_BY_UPPER.get(element_text(el, "LeadID").upper())
         if name is None:
             continue
         if name in leads:
@@ -128,30 +128,30 @@ def _stored_leads(path: Path, rhythm) -> dict[str, np.ndarray]:
 
 
 def _lead_mv(path: Path, name: str, el) -> np.ndarray:
-    units = _text(el, "LeadAmplitudeUnits").upper()
-    gain = _number(el, "LeadAmplitudeUnitsPerBit")
+    units = element_text(el, "LeadAmplitudeUnits").upper()
+    gain = element_number(el, "LeadAmplitudeUnitsPerBit")
     if units not in UNITS_TO_MV or not np.isfinite(gain) or gain <= 0:
         raise InputError(path, "bad_units", f"lead {name}: {gain:g} {units or '(no unit)'} per bit")
-    if _number(el, "LeadSampleSize", default=2.0) != 2:
+    if element_number(el, "LeadSampleSize", default=2.0) != 2:
         raise InputError(path, "bad_waveform", f"lead {name}: LeadSampleSize "
-                         f"{_text(el, 'LeadSampleSize')!r}, expected 2 bytes")
+                         f"{element_text(el, 'LeadSampleSize')!r}, expected 2 bytes")
     try:
-        raw = base64.b64decode("".join(_text(el, "WaveFormData").split()), validate=True)
+        raw = base64.b64decode("".join(element_text(el, "WaveFormData").split()), validate=True)
     except (binascii.Error, ValueError) as e:
         raise InputError(path, "bad_waveform", f"lead {name}: WaveFormData is not base64 ({e})") from None
     if not raw or len(raw) % 2:
         raise InputError(path, "bad_waveform", f"lead {name}: {len(raw)} bytes of int16 samples")
     counts = np.frombuffer(raw, dtype="<i2").astype(np.float64)
-    declared = _number(el, "LeadSampleCountTotal")
+    declared = element_number(el, "LeadSampleCountTotal")
     if np.isfinite(declared) and int(declared) != counts.size:
         raise InputError(path, "wrong_sample_count",
                          f"lead {name}: {counts.size} samples, LeadSampleCountTotal {declared:g}")
-    baseline = _number(el, "FirstSampleBaseline", default=0.0)
+    baseline = element_number(el, "FirstSampleBaseline", default=0.0)
     return (counts + baseline) * gain * UNITS_TO_MV[units]
 
 
 def _measurements(el) -> dict[str, float]:
-    out = {key: _number(el, tag) for tag, key in MEASUREMENT_TAGS.items()}
+    out = {key: element_number(el, tag) for tag, key in MEASUREMENT_TAGS.items()}
     # MUSE gives the rate, not the RR interval CardioSoft also stores: RR = 60 000 / rate
     rate = out["ventricular_rate"]
     out["rr_interval"] = 60000.0 / rate if np.isfinite(rate) and rate > 0 else float("nan")

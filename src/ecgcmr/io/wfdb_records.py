@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ecg.record import STANDARD_LEADS, EcgRecord
 from ..errors import InputError
-from .cardiosoft import check_flat_leads, resample_to
+from .ecg_common import check_flat_leads, resample_to
+from .record import STANDARD_LEADS, EcgRecord
 
 _LEAD_BY_LOWER = {name.lower(): name for name in STANDARD_LEADS}
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}

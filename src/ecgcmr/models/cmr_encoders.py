@@ -24,13 +24,16 @@ crops the same way whatever the view.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from monai.networks import nets
 from torch import nn
+from torch.utils.data import DataLoader
 
+from ecgcmr.core import distributed as D
 from ecgcmr.core.files import atomic_save
 from ecgcmr.errors import InputError
 
@@ -46,8 +49,9 @@ BACKBONE_DIM = {"resnet10": 512, "resnet18": 512, "resnet34": 512, "resnet50": 2
 class ViewSpec:
     """How one CMR representation reads its crop.
 
-    ``crop``: the ``CmrCropDataset`` view; ``layout``: ``volume3d`` (true 3D conv),
-    ``slices_as_channels`` (2.5D), ``image`` (2D) or ``frames`` (2D per frame + LSTM).
+    ``crop``: the crop kind it reads (``ecgcmr.cmr.crop.CROP_KINDS``); ``layout``:
+    ``volume3d`` (true 3D conv), ``slices_as_channels`` (2.5D), ``image`` (2D) or
+    ``frames`` (2D per frame + LSTM).
     """
 
     crop: str
@@ -192,3 +196,28 @@ def load_cmr_encoder(path, map_location="cpu") -> CmrEncoder:
     model = CmrEncoder(CmrEncoderConfig(**blob["config"]))
     model.load_state_dict(blob["state_dict"])
     return model.eval()
+
+
+@torch.no_grad()
+def cmr_embeddings(encoder: torch.nn.Module, crop_index: str, eids: Sequence[str], crop: str,
+                   batch_size: int, device: torch.device | str = "cpu",
+                   num_workers: int = 0) -> torch.Tensor:
+    """``(len(eids), D)`` float32 embeddings of a frozen encoder, in ``eids`` order.
+
+    Under DDP each rank embeds every ``world``-th subject and the pieces are exchanged,
+    so the one-off cost is shared instead of repeated on every GPU.
+    """
+    from ecgcmr.cmr.dataset import CmrCropDataset
+
+    encoder = encoder.to(device).eval()
+    rank, world = D.rank(), D.world_size()
+    mine = list(eids)[rank::world]
+    out = torch.zeros(0, encoder.embed_dim)
+    if mine:
+        loader = DataLoader(CmrCropDataset(crop_index, mine, crop), batch_size=batch_size,
+                            num_workers=num_workers)
+        out = torch.cat([encoder.embed(b["image"].to(device)).float().cpu() for b in loader])
+    full = torch.empty(len(eids), encoder.embed_dim)
+    for r, piece in enumerate(D.all_gather_object(out)):
+        full[r::world] = piece
+    return full

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..ecg.record import MEASUREMENTS, STANDARD_LEADS, EcgRecord
+from ..io.record import MEASUREMENTS, STANDARD_LEADS, EcgRecord
 from ..io.cardiosoft_write import CardioSoftExtras, write_cardiosoft_xml
 
 # coordinates: x = patient's left, y = inferior (feet), z = anterior

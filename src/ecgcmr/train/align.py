@@ -22,15 +22,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ecgcmr.models.cmr_encoders import VIEWS, load_cmr_encoder
+from ecgcmr.core import distributed as D
+from ecgcmr.core.files import input_files_signature
+from ecgcmr.models.cmr_encoders import VIEWS, cmr_embeddings, load_cmr_encoder
 from ecgcmr.models.heads import ProjectionHead, save_heads
 from ecgcmr.splits import eids_of, subjects
-from ecgcmr.train import distributed as D
+from ecgcmr.train.checkpoint import seed_everything
 from ecgcmr.train.clip_loss import ClipLoss
 from ecgcmr.train.loop import TrainConfig, fit
-from ecgcmr.train.paired_data import PairedDataset, cmr_embeddings
-from ecgcmr.core.files import input_files_signature
-from ecgcmr.train.checkpoint import seed_everything
+from ecgcmr.train.paired_data import PairedDataset
 
 log = logging.getLogger(__name__)
 

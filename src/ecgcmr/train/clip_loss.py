@@ -14,7 +14,7 @@ are configurations of this one class::
     3d_ed:      pairs [[ecg, ed]]        2d: [[ecg, mid2d]]        2d_time: [[ecg, mid2dt]]
 
 Distributed: every modality's features are gathered from all ranks *with* gradient
-(:func:`ecgcmr.train.distributed.gather_with_grad`); each rank builds the logits of its
+(:func:`ecgcmr.core.distributed.gather_with_grad`); each rank builds the logits of its
 local rows against the global columns and offsets its labels by ``rank · n_local``
 (open_clip's ``local_loss=True``). Under DDP's gradient averaging this gives exactly
 the gradients of the single-process loss on the global batch; every rank must hold the
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgcmr.train import distributed as dist_utils
+from ecgcmr.core import distributed as dist_utils
 
 # CLIP clips the learnable logit scale at 100 (τ ≥ 0.01) so it cannot run away.
 MAX_LOGIT_SCALE = 100.0

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+from ecgcmr.io.record import STANDARD_LEADS  # noqa: E402
 
 
 def plot_curves(history: list[dict], path: str | Path) -> None:
@@ -53,7 +53,7 @@ def plot_reconstruction(original: np.ndarray, reconstructed: np.ndarray, mask: n
                         transform=ax.get_xaxis_transform(), linewidth=0)
         ax.plot(time, original[i], color="black", lw=0.6, label="original")
         ax.plot(time, reconstructed[i], color="tab:red", lw=0.6, label="reconstructed")
-        ax.set_ylabel(LEADS[i] if i < len(LEADS) else str(i), rotation=0, ha="right", va="center")
+        ax.set_ylabel(STANDARD_LEADS[i] if i < len(STANDARD_LEADS) else str(i), rotation=0, ha="right", va="center")
         ax.set_yticks([])
     lo, hi = np.nanpercentile(original, [0.5, 99.5])
     bar = scale_bar_mv(hi - lo)

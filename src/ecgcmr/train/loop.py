@@ -11,7 +11,7 @@ param_groups=None, signature=None) -> dict``
   ``no_grad`` for validation; it must not call ``backward``. Under DDP ``model`` is
   the ``DistributedDataParallel`` wrapper: compute everything through ``model(...)``
   (gradient sync hooks live in its ``__call__``), and use
-  ``ecgcmr.train.distributed.gather_with_grad`` for cross-rank batches (CLIP).
+  ``ecgcmr.core.distributed.gather_with_grad`` for cross-rank batches (CLIP).
 * ``cfg``: :class:`TrainConfig`. ``batch_size`` is the **global** batch; each of the
   ``world_size`` ranks takes ``batch_size // world_size``.
 * Writes ``out_dir/checkpoint.pt`` (every epoch and on SIGTERM/SIGUSR1),
@@ -47,10 +47,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ecgcmr.train import distributed as D
+from ecgcmr.core import distributed as D
 from ecgcmr.core.files import atomic_save
-from ecgcmr.train.checkpoint import rng_state, seed_everything, seed_worker, set_rng_state
 from ecgcmr.core.schedule import warmup_cosine
+from ecgcmr.train.checkpoint import rng_state, seed_everything, seed_worker, set_rng_state
 
 log = logging.getLogger(__name__)
 

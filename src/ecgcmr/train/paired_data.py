@@ -2,47 +2,18 @@
 
 The CMR encoders are frozen during alignment (paper 2.2) and we feed them unaugmented
 crops, so a subject's CMR embedding is the same in every epoch: it is computed once,
-before training, and the dataset serves it from memory next to the subject's ECG. This
-turns each alignment step from "3D ResNet-50 forward + ViT forward/backward" into "ViT
-forward/backward" only. Deviation, on purpose: the authors' ``train_cl.py`` also
-applies its random horizontal flip to the CMR input during alignment; with a frozen
-encoder that only jitters the targets the ECG is pulled towards, and it would force a
-CMR forward pass per step.
+before training (``ecgcmr.models.cmr_encoders.cmr_embeddings``), and the dataset
+serves it from memory next to the subject's ECG. This turns each alignment step from
+"3D ResNet-50 forward + ViT forward/backward" into "ViT forward/backward" only.
+Deviation, on purpose: the authors' ``train_cl.py`` also applies its random horizontal
+flip to the CMR input during alignment; with a frozen encoder that only jitters the
+targets the ECG is pulled towards, and it would force a CMR forward pass per step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-from torch.utils.data import DataLoader, Dataset
-
-from ecgcmr.train import distributed as D
-
-
-@torch.no_grad()
-def cmr_embeddings(encoder: torch.nn.Module, crop_index: str, eids: Sequence[str], crop: str,
-                   batch_size: int, device: torch.device | str = "cpu",
-                   num_workers: int = 0) -> torch.Tensor:
-    """``(len(eids), D)`` float32 embeddings of a frozen encoder, in ``eids`` order.
-
-    Under DDP each rank embeds every ``world``-th subject and the pieces are exchanged,
-    so the one-off cost is shared instead of repeated on every GPU.
-    """
-    from ecgcmr.cmr.dataset import CmrCropDataset
-
-    encoder = encoder.to(device).eval()
-    rank, world = D.rank(), D.world_size()
-    mine = list(eids)[rank::world]
-    out = torch.zeros(0, encoder.embed_dim)
-    if mine:
-        loader = DataLoader(CmrCropDataset(crop_index, mine, crop), batch_size=batch_size,
-                            num_workers=num_workers)
-        out = torch.cat([encoder.embed(b["image"].to(device)).float().cpu() for b in loader])
-    full = torch.empty(len(eids), encoder.embed_dim)
-    for r, piece in enumerate(D.all_gather_object(out)):
-        full[r::world] = piece
-    return full
+from torch.utils.data import Dataset
 
 
 def ecg_signal(item) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """CMR encoder pretraining (paper 2.2, "CMR Encoder Training"), one view at a time.
 
-Supervised regression of the 12 standardised phenotypes from the view's crops with a
-masked MSE (UKB leaves some phenotypes empty: a missing value contributes nothing),
-AdamW, linear warm-up then half-cycle cosine, early stopping on the validation loss:
-all of it the shared :func:`ecgcmr.train.loop.fit`. Subjects are the paired cohort
-(``splits.paired_split``), so no paired val/test subject is trained on by any stage.
+Supervised regression of the 12 standardised phenotypes from the view's crops with an
+MSE over the observed phenotypes (UKB leaves some empty: a missing value contributes
+nothing), AdamW, linear warm-up then half-cycle cosine, early stopping on the
+validation loss: all of it the shared :func:`ecgcmr.train.loop.fit`. Subjects are the
+paired cohort (``splits.paired_split``), so no paired val/test subject is trained on by
+any stage.
 
 Writes ``{results}/models/cmr_{view}/``: ``checkpoint.pt``, ``history.csv``,
 ``curve.png`` (by the loop), ``encoder.pt`` (:func:`encoder_state` + the target
@@ -21,11 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ecgcmr.core import distributed as D
+from ecgcmr.core.files import input_files_signature
 from ecgcmr.models.cmr_encoders import FLIP_DIM, VIEWS, build_cmr_encoder, save_cmr_encoder
 from ecgcmr.phenotypes import PHENOTYPES
 from ecgcmr.splits import subjects
-from ecgcmr.train import distributed as D
-from ecgcmr.core.files import input_files_signature
 from ecgcmr.train.checkpoint import seed_everything
 from ecgcmr.train.loop import TrainConfig, fit
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 MODEL_KEYS = ("backbone", "lstm_hidden", "time_stride", "n_slices")
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def observed_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """MSE over the observed (non-NaN) entries of ``target`` only."""
     observed = ~torch.isnan(target)
     diff = torch.where(observed, pred.float() - torch.nan_to_num(target.float()), 0.0)
@@ -53,7 +54,7 @@ def standardise(targets: pd.DataFrame, train_eids, columns) -> tuple[pd.DataFram
 def paired_subjects(splits: pd.DataFrame, crop_eids: set[str], targets: pd.DataFrame,
                     columns: list[str]) -> dict[str, list[str]]:
     """train/val eids: paired subjects with crops and at least one phenotype (a subject
-    with none would add nothing to the masked MSE)."""
+    with none would add nothing to the loss, ``observed_mse``)."""
     has_target = set(targets.loc[targets[columns].notna().any(axis=1), "eid"])
     out = {s: subjects(splits, s, having=crop_eids & has_target) for s in ("train", "val")}
     for split, eids in out.items():
@@ -63,7 +64,7 @@ def paired_subjects(splits: pd.DataFrame, crop_eids: set[str], targets: pd.DataF
 
 
 def make_step(view: str, hflip_p: float):
-    """The loop's ``step_fn``: masked MSE, with a random flip of one in-plane axis in
+    """The loop's ``step_fn``: ``observed_mse``, with a random flip of one in-plane axis in
     training (the authors' only augmentation, ``RandomHorizontalFlip``)."""
     flip_dim = FLIP_DIM[VIEWS[view].layout]
 
@@ -73,7 +74,7 @@ def make_step(view: str, hflip_p: float):
             flip = torch.rand(image.shape[0], device=image.device) < hflip_p
             shape = (-1,) + (1,) * (image.dim() - 1)
             image = torch.where(flip.view(shape), image.flip(flip_dim), image)
-        return masked_mse(model(image), batch["target"]), {}
+        return observed_mse(model(image), batch["target"]), {}
 
     return step
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import torch
 
+from ecgcmr.core import distributed as D
+from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.splits import subjects
-from ecgcmr.train import distributed as D
 from ecgcmr.train.figures import plot_reconstruction
-from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.train.loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
                   mae_step, out, cfg, signature=signature)
     if D.is_main():
         test = eids["test"] or eids["val"]  # tiny cohorts may have no test ECG
-        summary["test_loss"] = masked_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
+        summary["test_loss"] = masked_patch_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
         meta = {"size": size, "best_epoch": summary["best_epoch"],
                 "best_val_loss": summary["best_val_loss"], "test_loss": summary["test_loss"],
                 "n_train": len(eids["train"]), "norm_stats": str(norm_stats_path)}
@@ -83,7 +83,7 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
 
 
 @torch.no_grad()
-def masked_mse(model: EcgMAE, dataset, batch_size: int, seed: int) -> float:
+def masked_patch_mse(model: EcgMAE, dataset, batch_size: int, seed: int) -> float:
     """Mean masked-patch MSE over ``dataset`` with seeded masks (rank 0, no DDP)."""
     dev = next(model.parameters()).device
     model.eval()

@@ -22,6 +22,3 @@ class EcgRecord:
     leads: list[str] = field(default_factory=lambda: list(STANDARD_LEADS))
     measurements: dict[str, float] = field(default_factory=dict)
     source: str = ""
-
-    def measurement_row(self) -> dict[str, float]:
-        return {k: float(self.measurements.get(k, np.nan)) for k in MEASUREMENTS}
