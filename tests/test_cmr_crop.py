@@ -7,6 +7,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest_cmr_volumes import CONFIG, crop_params, render_subjects, write_subjects
 
 from ecgcmr import exclusions
@@ -147,3 +148,24 @@ def test_dataset_targets_are_writable_copies_without_warnings(tmp_path):
         item = ds[0]
     item["target"] += 1.0
     assert ds[0]["target"].tolist() == [55.0, 120.0] and targets["LVEF"].tolist() == [55.0]
+
+
+@pytest.mark.parametrize("crop, shape", [("ED", (5, 4, 6)), ("2D", (5, 4)), ("2DT", (5, 4, 1, 7))])
+def test_in_memory_crops_are_the_items_read_from_disk(tmp_path, crop, shape):
+    rng = np.random.default_rng(0)
+    paths = []
+    for e in ("1", "2", "3"):
+        paths.append(tmp_path / f"{e}_{crop}.nii.gz")
+        nib.save(nib.Nifti1Image(rng.normal(size=shape).astype(np.float32), np.eye(4)), paths[-1])
+    pd.DataFrame({"eid": ["1", "2", "3"], f"path_{crop}": list(map(str, paths))}).to_parquet(tmp_path / "c.parquet")
+    on_disk = CmrCropDataset(tmp_path / "c.parquet", ["3", "1", "2"], crop)
+    in_memory = CmrCropDataset(tmp_path / "c.parquet", ["3", "1", "2"], crop, in_memory=True)
+    for i in range(3):
+        assert torch.equal(on_disk[i]["image"], in_memory[i]["image"]) and in_memory[i]["eid"] == on_disk[i]["eid"]
+    in_memory[0]["image"].mul_(0)   # an in-place augmentation of an item ...
+    assert torch.equal(in_memory[0]["image"], on_disk[0]["image"])   # ... never reaches the array
+
+    nib.save(nib.Nifti1Image(np.zeros((3, 3) + shape[2:], np.float32), np.eye(4)), paths[1])
+    with pytest.raises(InputError, match="crop_shape_mismatch") as e:
+        CmrCropDataset(tmp_path / "c.parquet", ["1", "2"], crop, in_memory=True)
+    assert e.value.path == str(paths[1])

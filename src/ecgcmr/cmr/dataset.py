@@ -17,6 +17,7 @@ Crop kinds (``crop``, one of ``CROP_KINDS``) and the shapes of ``item["image"]``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -25,12 +26,18 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import InputError
 from .crop import CROP_KINDS
 
 
 class CmrCropDataset(Dataset):
+    """``in_memory``: read every crop once, here (threads; gzip inflation releases the
+    GIL), into one array, so an epoch indexes memory instead of opening one NIfTI per
+    item (a GPU trainer needs thousands of crops a second: bench/loader.py). The items
+    are the same arrays either way; only where they come from differs."""
+
     def __init__(self, crop_index_path: str | Path, eids, crop: str, targets: pd.DataFrame | None = None,
-                 target_columns: list[str] | None = None):
+                 target_columns: list[str] | None = None, in_memory: bool = False):
         if crop not in CROP_KINDS:
             raise ValueError(f"crop must be one of {CROP_KINDS}, got {crop!r}")
         index = pd.read_parquet(crop_index_path, columns=["eid", f"path_{crop}"])
@@ -52,19 +59,44 @@ class CmrCropDataset(Dataset):
             # a copy: pandas (copy-on-write) hands out read-only views, which torch
             # warns about when they become tensors
             self.targets = np.array(t.loc[self.eids, list(target_columns)].to_numpy(np.float32))
+        self.images = self._read_all() if in_memory else None
+
+    def _read_all(self) -> np.ndarray | None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not self.paths:
+            return None
+        first = self._read(0)
+        out = np.empty((len(self.paths), *first.shape), np.float32)
+        out[0] = first
+
+        def fill(i: int) -> None:
+            x = self._read(i)
+            if x.shape != first.shape:   # crops of one run share their size (config crop)
+                raise InputError(self.paths[i], "crop_shape_mismatch",
+                                 f"{x.shape}, the other crops of this set are {first.shape}")
+            out[i] = x
+
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            list(pool.map(fill, range(1, len(self.paths))))
+        return out
+
+    def _read(self, i: int) -> np.ndarray:
+        """Crop ``i`` in the item layout (see the module docstring)."""
+        x = np.asarray(nib.load(self.paths[i]).dataobj, np.float32)
+        if self.crop in ("ED", "ES"):
+            return x[None]
+        if self.crop == "2D":
+            return x.reshape(x.shape[0], x.shape[1])[None]
+        return x.reshape(x.shape[0], x.shape[1], -1).transpose(2, 0, 1)[:, None]  # 2DT stored (H, W, 1, T)
 
     def __len__(self) -> int:
         return len(self.eids)
 
     def __getitem__(self, i: int) -> dict:
-        x = np.asarray(nib.load(self.paths[i]).dataobj, np.float32)
-        if self.crop in ("ED", "ES"):
-            x = x[None]
-        elif self.crop == "2D":
-            x = x.reshape(x.shape[0], x.shape[1])[None]
-        else:  # 2DT stored (H, W, 1, T)
-            x = x.reshape(x.shape[0], x.shape[1], -1).transpose(2, 0, 1)[:, None]
-        item = {"image": torch.from_numpy(np.ascontiguousarray(x)), "eid": self.eids[i]}
+        # a copy out of the in-memory array: an in-place augmentation must never reach it
+        x = self.images[i].copy() if self.images is not None else np.ascontiguousarray(self._read(i))
+        item = {"image": torch.from_numpy(x), "eid": self.eids[i]}
         if self.targets is not None:
             item["target"] = torch.tensor(np.array(self.targets[i]))  # own memory, writable
         return item

@@ -100,7 +100,7 @@ def r2_per_target(model, dataset, batch_size: int, device) -> list[float]:
 
 def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir: str,
                  train: dict, model: dict, hflip_p: float = 0.5,
-                 target_columns: list[str] | None = None) -> dict:
+                 target_columns: list[str] | None = None, crops_in_memory: bool = False) -> dict:
     """Train the ``view`` encoder; ``train`` holds :class:`TrainConfig` fields,
     ``model`` the encoder options (``backbone``, ``lstm_hidden``, ``time_stride``)."""
     from ecgcmr.cmr.dataset import CmrCropDataset
@@ -117,8 +117,8 @@ def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir:
     log.info("cmr_%s: %d train / %d val subjects", view, len(eids["train"]), len(eids["val"]))
 
     crop = VIEWS[view].crop
-    datasets = {s: CmrCropDataset(crop_index, eids[s], crop, targets=std_targets,
-                                  target_columns=columns) for s in ("train", "val")}
+    datasets = {s: CmrCropDataset(crop_index, eids[s], crop, targets=std_targets, target_columns=columns,
+                                  in_memory=crops_in_memory) for s in ("train", "val")}
     options = {k: model[k] for k in MODEL_KEYS if k in model}
     cfg = TrainConfig.from_config(train)
     seed_everything(cfg.seed)   # the initial weights: fit() seeds only what follows them
