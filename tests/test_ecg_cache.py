@@ -111,7 +111,7 @@ def test_norm_stats_are_train_only(cohort, indexed):
                         for p, g in sel.groupby("path")]).astype(np.float64)
     np.testing.assert_allclose(stats["mean"], x.mean(axis=(0, 2)), atol=1e-9)
     np.testing.assert_allclose(stats["std"], x.std(axis=(0, 2)), rtol=1e-9)
-    assert stats["n_records"] == len(train) and len(stats["mean"]) == 12
+    assert stats["n_records"] == len(train) and len(stats["mean"]) == 12 and stats["mode"] == "lead"
     everything = np.concatenate([decode_signals(pq.read_table(p).column("signal")) for p in cohort["shards"]])
     assert not np.allclose(stats["std"], everything.astype(np.float64).std(axis=(0, 2)), rtol=1e-6)
 

@@ -55,3 +55,32 @@ def test_predictor_and_exported_embedder_normalise_as_the_cache(tmp_path):
     np.testing.assert_array_equal(predictor.normalise(x), norm.apply(x.copy()))
     emb = EcgEmbedder(__import__("torch").nn.Identity(), norm)
     np.testing.assert_array_equal(emb.std.numpy().ravel(), norm.std.ravel())
+
+
+def test_record_mode_is_the_authors_per_record_z_score(tmp_path):
+    """ecg.normalisation: record: each record over all its leads and samples (the
+    authors' code), the same in the cache reader and the exported embedder; invert
+    gives back the millivolts."""
+    import torch
+
+    from ecgcmr.inference.export import EcgEmbedder
+
+    path = _write(tmp_path / "n.json", mean=[5.0] * 12, std=[2.0] * 12, mode="record")
+    norm = NormStats.load(path)
+    x = (np.random.default_rng(2).normal(size=(3, 12, 400)) * 0.3 + 0.1).astype(np.float32)
+    got = norm.apply(x.copy())
+    want = (x - x.mean(axis=(1, 2), keepdims=True)) / x.std(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)   # stored mean/std unused
+    np.testing.assert_allclose(norm.invert(got, x), x, rtol=1e-5, atol=1e-6)
+    emb = EcgEmbedder(torch.nn.Identity(), norm)
+    emb.encoder.embed = lambda t: t   # the normalised input itself
+    np.testing.assert_allclose(emb(torch.from_numpy(x)).numpy(), got, rtol=1e-5, atol=1e-5)
+    with pytest.raises(InputError, match="mode"):
+        NormStats.load(_write(tmp_path / "m.json", mean=[0.0] * 12, std=[1.0] * 12, mode="global"))
+
+
+def test_compute_norm_stats_writes_the_mode(tmp_path):
+    from ecgcmr.ecg.cache import compute_norm_stats
+
+    with pytest.raises(ValueError, match="ecg.normalisation"):
+        compute_norm_stats(tmp_path / "index.parquet", tmp_path / "splits.parquet", tmp_path / "n.json", mode="x")

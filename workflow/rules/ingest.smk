@@ -63,7 +63,8 @@ rule ingest_ecg:
     params:
         ecg_dir=cfg("cohort", "ecg_dir"),
         n_shards=cfg("ingest", "n_shards"),
-        ecg=cfg("ecg"),
+        # all but the normalisation, which the cache is read with (ecg_norm_stats)
+        ecg={k: v for k, v in cfg("ecg").items() if k != "normalisation"},
     resources:
         mem_mb=4000,
         runtime=120,
@@ -192,6 +193,8 @@ rule ecg_norm_stats:
         splits=P.splits,
     output:
         stats=P.ecg_norm_stats,
+    params:
+        mode=cfg("ecg", "normalisation"),
     resources:
         mem_mb=4000,
         runtime=60,

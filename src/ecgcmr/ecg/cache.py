@@ -24,6 +24,7 @@ from ..exclusions import Exclusion, to_frame
 from ..exclusions import write as write_exclusions
 from ..integrity import file_digest, read_parquet_verified, verify_file, verify_pages
 from ..io.record import MEASUREMENTS, STANDARD_LEADS
+from .norm import MODES as NORM_MODES
 from .norm import NormStats
 from .shared_signals import cache_dir, mapped_signals
 
@@ -105,8 +106,9 @@ def gather_ecg_index(shard_parquets: list[str | Path], out_index: str | Path,
 
 
 def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json: str | Path,
-                       chunk: int = 256) -> dict:
-    """Per-lead mean and std over the records of the pretraining train split.
+                       chunk: int = 256, mode: str = "lead") -> dict:
+    """Per-lead mean and std over the records of the pretraining train split, and the
+    normalisation ``mode`` every reader of the run applies (``ecgcmr.ecg.norm``).
 
     Streams over shards (``chunk`` records at a time) with float64 partial moments
     merged by Chan's parallel formula, so a full-size cohort never sits in memory as
@@ -116,6 +118,8 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
 
     from ..splits import subjects
 
+    if mode not in NORM_MODES:
+        raise ValueError(f"ecg.normalisation must be one of {NORM_MODES}, got {mode!r}")
     index = pd.read_parquet(index_path)
     train = set(subjects(splits_path, "train", of="pretrain"))
     sel = index[index["eid"].astype(str).isin(train)]
@@ -141,7 +145,7 @@ def compute_norm_stats(index_path: str | Path, splits_path: str | Path, out_json
             n_tot = n_new
     std = np.sqrt(m2 / n_tot)
     stats = {"leads": list(STANDARD_LEADS), "mean": mean.tolist(), "std": std.tolist(),
-             "n_records": int(len(sel)), "split": "pretrain=train"}
+             "n_records": int(len(sel)), "split": "pretrain=train", "mode": mode}
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     Path(out_json).write_text(json.dumps(stats, indent=2) + "\n")
     return stats
@@ -212,8 +216,9 @@ class EcgCache:
             self._shards[code] = decode() if self._mmap_dir is None else mapped_signals(path, self._mmap_dir, decode)
         return self._shards[code]
 
-    def get(self, eids: list[str]) -> np.ndarray:
-        """(B, 12, T) float32 signals of ``eids`` in that order (KeyError for unknown eids)."""
+    def get(self, eids: list[str], normalise: bool = True) -> np.ndarray:
+        """(B, 12, T) float32 signals of ``eids`` in that order (KeyError for unknown
+        eids), normalised when the cache has statistics and ``normalise``."""
 
         pos = np.fromiter((self._pos[str(e)] for e in eids), np.int64, len(eids))
         codes, rows = self._code[pos], self._row[pos]
@@ -222,7 +227,7 @@ class EcgCache:
         for c in np.unique(codes):
             sel = np.flatnonzero(codes == c)
             out[sel] = self._signals(int(c))[rows[sel]]
-        return out if self.norm is None else self.norm.apply(out)
+        return out if self.norm is None or not normalise else self.norm.apply(out)
 
 
 def _make_ecg_dataset():

@@ -49,7 +49,7 @@ def model_card(run_dir: str | Path, metrics_csv: str | Path | None = None, blob:
         "input": {key: manifest["ecg"].get(key) for key in
                   ("sample_rate", "n_samples", "leads", "highpass_hz", "highpass_order", "notch_hz",
                    "notch_q", "savgol_window", "savgol_polyorder")},
-        "normalisation": "x_norm = (x_mV - norm.mean) / norm.std per lead (tensors in the safetensors file)",
+        "normalisation": _normalisation_text(manifest["norm_stats"]),
         "training_data": manifest.get("cohort", "not recorded by this run"),
         "training_ranges": ranges["features"] if ranges else "not recorded by this run",
         "intended_use": INTENDED_USE,
@@ -90,6 +90,15 @@ def write_safetensors_and_card(run_dir: str | Path, out: str | Path,
     os.chmod(out, 0o666 & ~umask)   # save_file writes 0600; the weights are meant to be handed on
     (out.parent / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out
+
+
+def _normalisation_text(norm_stats: str | Path) -> str:
+    from ..ecg.norm import NormStats
+
+    if NormStats.load(norm_stats).mode == "record":
+        return ("x_norm = (x_mV - mean(x_mV)) / std(x_mV) per record, over all leads and samples "
+                "(ecg.normalisation: record; norm.mean/norm.std in the safetensors file are unused)")
+    return "x_norm = (x_mV - norm.mean) / norm.std per lead (tensors in the safetensors file)"
 
 
 def load_safetensors_encoder(path: str | Path):

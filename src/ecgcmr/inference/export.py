@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..ecg.norm import NormStats
+from ..ecg.norm import STD_FLOOR, NormStats
 from ..errors import InputError
 from .manifest import read_manifest
 
@@ -37,8 +37,13 @@ class EcgEmbedder(nn.Module):
         self.encoder = encoder.eval()
         self.register_buffer("mean", torch.as_tensor(norm.mean.reshape(1, -1, 1)))
         self.register_buffer("std", torch.as_tensor(norm.std.reshape(1, -1, 1)))  # floored as the cache's
+        self.per_record = norm.mode == "record"   # a Python bool: traced/exported as a constant
 
     def forward(self, ecg: torch.Tensor) -> torch.Tensor:
+        if self.per_record:   # ecgcmr.ecg.norm "record": each record over all leads and samples
+            mean = ecg.mean(dim=(1, 2), keepdim=True)
+            std = ecg.std(dim=(1, 2), keepdim=True, correction=0).clamp_min(STD_FLOOR)
+            return self.encoder.embed((ecg - mean) / std)
         return self.encoder.embed((ecg - self.mean) / self.std)
 
 

@@ -111,7 +111,8 @@ def figure2(model: EcgMAE, cache: EcgCache, eid: str, path: str | Path, *, seed:
     hidden = mask[0].view(model.n_leads, model.n_time).repeat_interleave(model.patch_size, 1)
     orig = x[0].cpu().numpy()
     if cache.norm is not None:
-        orig, recon = (a / cache.norm.scale + cache.norm.mean for a in (orig, recon))
+        raw = cache.get([eid], normalise=False)[0]
+        orig, recon = (cache.norm.invert(a, raw) for a in (orig, recon))
     plot_reconstruction(orig, recon, hidden.cpu().numpy().astype(bool), path,
                         title=f"{title}: a test-split ECG, in mV (shaded: masked patches)")
 
