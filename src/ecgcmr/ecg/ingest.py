@@ -172,7 +172,8 @@ def input_items(folder: Path, fmt: str = "auto") -> tuple[list[tuple[str, Path]]
     none, or to a format not asked for, so no file of the folder is passed over without a word."""
     items, unused = [], []
     # records of several files: their other files are read through the record file
-    heads = {k: {p.with_suffix("") for p in folder.glob("*" + fs[0].suffix)} for k, fs in kinds().items() if fs[0].parts}
+    heads = {k: {p.with_suffix("") for p in folder.glob("*" + fs[0].suffix)}
+             for k, fs in kinds().items() if fs[0].parts}
     for p in sorted(q for q in folder.iterdir() if q.is_file()):
         kind, owner = kind_of_file(p), part_of(p)
         eid = kind_format(kind).eid(p) if kind else p.stem

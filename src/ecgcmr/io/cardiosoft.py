@@ -195,7 +195,8 @@ _WHITESPACE = b" \t\r\n"
 def clean_counts_text(text: str | bytes) -> bytes:
     """A lead's CSV text as ``parse_counts`` parses it: ASCII bytes, no whitespace, no
     trailing comma."""
-    return (text if isinstance(text, bytes) else text.encode("latin-1", "replace")).translate(None, _WHITESPACE).rstrip(b",")
+    raw = text if isinstance(text, bytes) else text.encode("latin-1", "replace")
+    return raw.translate(None, _WHITESPACE).rstrip(b",")
 
 
 def parse_counts(texts: list[str | bytes]) -> tuple[np.ndarray, list[int]]:
