@@ -120,14 +120,14 @@ def csv_candidates(path: Path, repeats: int = 20) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from ecgcmr.io.cardiosoft import _WHITESPACE, parse_counts
+    from ecgcmr.io.cardiosoft import clean_counts_text, parse_counts
     from ecgcmr.io.xml_skeleton import parse_skeleton
 
     head = path.read_bytes()
     head = head[:head.index(b"</StripData>") + len(b"</StripData>")]
     root, texts = parse_skeleton(head, b"WaveformData", b"</CardiologyXML>")
     strip = [texts[wf] for wf in root.find("StripData").iter("WaveformData")]
-    cleaned = [t.translate(None, _WHITESPACE).rstrip(b",") for t in strip]
+    cleaned = [clean_counts_text(t) for t in strip]
     joined = b",".join(cleaned)
 
     def scan():   # a single vectorised pass over the bytes

@@ -128,3 +128,15 @@ def test_no_import_cycles():
         if m not in state:
             visit(m, [m])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_benchmarks_and_rule_scripts_import_no_private_names():
+    """bench/ and workflow/scripts/ use the package as any caller would: a name they
+    need is public (bench/ingest_ecg_ratio.py once took cardiosoft's _WHITESPACE)."""
+    private = []
+    for f in sorted([*(REPO / "bench").glob("*.py"), *(REPO / "workflow" / "scripts").glob("*.py")]):
+        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ecgcmr":
+                private += [f"{f.relative_to(REPO)}:{node.lineno} imports {a.name} from {node.module}"
+                            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not private, "private names imported from ecgcmr:\n" + "\n".join(private)

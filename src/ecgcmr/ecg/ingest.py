@@ -20,16 +20,15 @@ from ..errors import InputError
 from ..exclusions import Exclusion
 from ..exclusions import write as write_exclusions
 from ..ids import shard_of
-from ..io.cardiosoft import eid_from_path, read_cardiosoft_xml
-from ..io.ecg_xml import read_ecg_xml
+from ..io.ecg_formats import FORMATS, accepted, kind_format, kind_of_file, kinds, part_of, read_ecg
 from ..io.record import MEASUREMENTS, EcgRecord
-from ..io.wfdb_records import read_wfdb_record, record_base
 from .cache import shard_schema, shard_table
 from .preprocess import preprocess_batch
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_ecg"
 ECG_FIELD = 20205
+UKB_FORMAT = "cardiosoft"   # field 20205 is CardioSoft only: no root sniff on the pipeline's path
 BATCH = 64   # records filtered together / written as one row group (~8 MB at float16)
 
 
@@ -120,23 +119,23 @@ def ingest_ecg_shard(ecg_dir: str | Path, shard: int, n_shards: int, out_parquet
         from ..bulk import files_for_shard   # (here: the bulk index needs pandas, a shard with files does not)
 
         files = files_for_shard(ecg_dir, ECG_FIELD, "xml", int(shard), int(n_shards))
-    return ingest_records([(eid_from_path(p), p) for p in files], read_cardiosoft_xml,
-                          out_parquet, out_exclusions, params)
+    fmt = FORMATS[UKB_FORMAT]
+    return ingest_records([(fmt.eid(p), p) for p in files], fmt.read, out_parquet, out_exclusions, params)
 
 
 def ingest_wfdb(records: list[str | Path], out_parquet: str | Path, out_exclusions: str | Path,
                 params: dict) -> dict:
     """WFDB records (paths with or without extension; eid = record name) -> one cache shard."""
-    bases = sorted({record_base(r) for r in records})
-    return ingest_records([(Path(b).name, b) for b in bases], read_wfdb_record,
-                          out_parquet, out_exclusions, params)
+    fmt = FORMATS["wfdb"]
+    bases = sorted({fmt.record(r) for r in records})
+    return ingest_records([(Path(b).name, b) for b in bases], fmt.read, out_parquet, out_exclusions, params)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="folder of CardioSoft or MUSE XML files, or of WFDB records (.hea)")
+    p.add_argument("--input", required=True, help=f"folder of ECG records, each {accepted()}")
     p.add_argument("--out", required=True, help="output shard parquet")
     p.add_argument("--exclusions", help="output exclusions CSV (default: next to --out)")
-    p.add_argument("--format", choices=["auto", "xml", "wfdb"], default="auto")
+    p.add_argument("--format", choices=["auto", *kinds()], default="auto")
     p.add_argument("--config", default="config/config.yaml",
                    help="pipeline config (validated; its `ecg` section gives the filter settings)")
     p.add_argument("--shard", type=int, default=0)
@@ -163,28 +162,28 @@ def cli(args) -> int:
 
 
 def read_any(path: str | Path, eid: str, **kwargs) -> EcgRecord:
-    """An XML (CardioSoft or MUSE) or a WFDB record, by the file's suffix."""
-    return (read_ecg_xml if Path(path).suffix.lower() == ".xml" else read_wfdb_record)(path, eid, **kwargs)
+    """A record of any format of ``ecgcmr.io.ecg_formats``, by its path."""
+    return read_ecg(path, eid, **kwargs)
 
 
 def input_items(folder: Path, fmt: str = "auto") -> tuple[list[tuple[str, Path]], list[Exclusion]]:
-    """``(eid, path)`` of every record of ``folder`` (XML files and WFDB headers), and an
-    exclusion row for each file that belongs to neither, or to the format not asked
-    for, so no file of the folder is passed over without a word."""
+    """``(eid, path)`` of every record of ``folder`` (its files of a format's record
+    suffix: XML files, WFDB headers), and an exclusion row for each file that belongs to
+    none, or to a format not asked for, so no file of the folder is passed over without a word."""
     items, unused = [], []
-    wfdb_parts = {".dat", ".mat", ".atr", ".hea", ".xyz", ".qrs"}
-    heads = {p.with_suffix("") for p in folder.glob("*.hea")}
+    # records of several files: their other files are read through the record file
+    heads = {k: {p.with_suffix("") for p in folder.glob("*" + fs[0].suffix)}
+             for k, fs in kinds().items() if fs[0].parts}
     for p in sorted(q for q in folder.iterdir() if q.is_file()):
-        suffix = p.suffix.lower()
-        is_xml, is_head = suffix == ".xml", suffix == ".hea"
-        eid = eid_from_path(p) if is_xml else p.stem
-        if (is_xml and fmt in ("auto", "xml")) or (is_head and fmt in ("auto", "wfdb")):
-            items.append((eid, p.with_suffix("") if is_head else p))
-        elif is_xml or is_head:
+        kind, owner = kind_of_file(p), part_of(p)
+        eid = kind_format(kind).eid(p) if kind else p.stem
+        if kind and fmt in ("auto", kind):
+            items.append((eid, Path(kind_format(kind).record(p))))
+        elif kind:
             unused.append(Exclusion(eid, STAGE, "format_not_selected", f"--format {fmt}", str(p)))
-        elif suffix in wfdb_parts and p.with_suffix("") in heads:
-            continue   # a signal/annotation file of a record read through its header
+        elif owner and p.with_suffix("") in heads[owner]:
+            continue
         elif not p.name.startswith("."):
-            reason = "wfdb_without_header" if suffix in wfdb_parts else "unrecognised_file"
-            unused.append(Exclusion(eid, STAGE, reason, "neither an ECG XML nor a WFDB header (.hea)", str(p)))
+            reason = f"{owner}_without_header" if owner else "unrecognised_file"
+            unused.append(Exclusion(eid, STAGE, reason, f"expected {accepted()}", str(p)))
     return items, unused

@@ -32,9 +32,8 @@ from ..ecg.norm import NormStats
 from ..ecg.preprocess import preprocess_batch
 from ..errors import InputError
 from ..evaluate.probe import apply_probe, load_probe
-from ..io.ecg_xml import read_ecg_xml
+from ..io.ecg_formats import accepted, find_records, read_ecg
 from ..io.record import EcgRecord
-from ..io.wfdb_records import read_wfdb_record, record_base
 from ..phenotypes import OUTCOMES, PHENOTYPES
 from .manifest import read_manifest
 from .signal_ranges import FEATURES, out_of_range, signal_features
@@ -54,26 +53,10 @@ def outcome_column(name: str) -> str:
 
 
 def discover_inputs(paths: list[str | Path]) -> list[tuple[str, str]]:
-    """(kind, path) per record: ``xml`` files and ``wfdb`` record bases; a folder
-    contributes its ``*.xml`` and ``*.hea``. Anything else is an ``unsupported_input``
-    item, reported per record rather than stopping the others."""
-    items: list[tuple[str, str]] = []
-    for raw in map(Path, paths):
-        if raw.is_dir():
-            found = sorted(raw.glob("*.xml")) + sorted(raw.glob("*.hea"))
-            if not found:
-                items.append(("missing", str(raw)))
-            items += [("xml" if f.suffix == ".xml" else "wfdb", str(f if f.suffix == ".xml" else f.with_suffix("")))
-                      for f in found]
-        elif raw.suffix.lower() == ".xml":
-            items.append(("xml", str(raw)))
-        elif raw.suffix.lower() in (".hea", ".dat", ".mat") or Path(str(raw) + ".hea").is_file():
-            items.append(("wfdb", record_base(raw)))
-        elif not raw.exists():
-            items.append(("missing", str(raw)))
-        else:
-            items.append(("unsupported", str(raw)))
-    return items
+    """(kind, path) per record (``ecgcmr.io.ecg_formats.find_records``): a folder gives
+    its record files; a path that is no record is a ``missing`` or ``unsupported`` item,
+    reported per record rather than stopping the others."""
+    return find_records(paths)
 
 
 class Predictor:
@@ -102,14 +85,8 @@ class Predictor:
                 f"{c['n_paired_train']} paired training subjects")
 
     def read(self, kind: str, path: str) -> EcgRecord:
-        kwargs = reader_kwargs(self.params)   # ingest's own: same rate, length, flat-lead check
-        if kind == "xml":
-            return read_ecg_xml(path, **kwargs)
-        if kind == "wfdb":
-            return read_wfdb_record(path, **kwargs)
-        if kind == "missing":
-            raise InputError(path, "not_found", "no such file or folder (or a folder without .xml/.hea)")
-        raise InputError(path, "unsupported_input", "expected a CardioSoft or MUSE .xml or a WFDB record (.hea)")
+        # ingest's reader arguments: same rate, length, flat-lead check
+        return read_ecg(path, kind=kind, **reader_kwargs(self.params))
 
     def filtered(self, records: list[EcgRecord]) -> np.ndarray:
         """Filtered exactly as ingest and stored at the cache's dtype (mV)."""
@@ -216,8 +193,8 @@ def predict_files(inputs: list[str | Path], run_dir: str | Path, device: str = "
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+",
-                   help="CardioSoft or MUSE XML files, WFDB records (path without extension or .hea), or folders of either")
+    p.add_argument("inputs", nargs="+", help=f"ECG records ({accepted()}; a record of several files also by its "
+                   "path without extension), or folders of them")
     p.add_argument("--run", required=True, help="finished run directory (e.g. results/demo)")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--output", "-o", default="-", help="output file (default: stdout)")
