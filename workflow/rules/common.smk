@@ -5,11 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
-from ecgcmr.config import check_variants
+from ecgcmr.config import check_models, check_variants
+from ecgcmr.models import specs
 from ecgcmr.paths import Paths
 
-# what the schema cannot say: representations name configured alignment variants
+# what the schema cannot say: representations name configured alignment variants, and
+# sizes, views and modalities name rows of the model tables (ecgcmr.models.specs)
 check_variants(config)
+check_models(config)
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
@@ -68,9 +71,8 @@ def trainer_retries():
 
 def align_view(modality):
     """The CMR view behind a non-ECG modality of an alignment variant: ed/es are the
-    phase encoders of kind align.phase_encoder (ed3d/es3d or ed25d/es25d)."""
-    suffix = {"3d": "3d", "2.5d": "25d"}[cfg("align", "phase_encoder")]
-    return f"{modality}{suffix}" if modality in ("ed", "es") else modality
+    phase encoders of kind align.phase_encoder (ecgcmr.models.specs.phase_view)."""
+    return specs.align_view(modality, cfg("align", "phase_encoder"))
 
 
 def align_variant(wildcards):
