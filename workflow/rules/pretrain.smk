@@ -32,12 +32,10 @@ rule pretrain_ecg:
         out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
         model=PRETRAIN_ECG["model"],
         train=trainer_params("pretrain_ecg"),
-    threads: PRETRAIN_ECG["resources"]["cpus_per_task"]
+    threads: cpus("pretrain_ecg")
     resources:
+        **size("pretrain_ecg"),
         gpu=1,
-        mem_mb=PRETRAIN_ECG["resources"]["mem_mb"],
-        runtime=PRETRAIN_ECG["resources"]["runtime"],
-        cpus_per_task=PRETRAIN_ECG["resources"]["cpus_per_task"],
     retries: trainer_retries()
     log:
         P.log("pretrain_ecg", "_{size}"),
@@ -81,11 +79,9 @@ rule pretrain_cmr:
         model=lambda wc: {k: PRETRAIN_CMR[k] for k in CMR_MODEL_KEYS if k in PRETRAIN_CMR
                           and (k == "backbone" or specs.VIEWS[wc.view].layout == "frames")},
         train=trainer_params("pretrain_cmr"),
-    threads: PRETRAIN_CMR["resources"]["cpus_per_task"]
+    threads: cpus("pretrain_cmr")
     resources:
-        mem_mb=PRETRAIN_CMR["resources"]["mem_mb"],
-        runtime=PRETRAIN_CMR["resources"]["runtime"],
-        cpus_per_task=PRETRAIN_CMR["resources"]["cpus_per_task"],
+        **size("pretrain_cmr"),
         gpu=1,
     retries: trainer_retries()
     log:
