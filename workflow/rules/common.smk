@@ -38,20 +38,20 @@ def table_inputs(wildcards=None):
     return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c[k]}
 
 
-def size(rule):
-    """A rule's mem_mb, runtime (minutes) and cpus_per_task: config `resources.<rule>`,
+def size(name):
+    """A rule's mem_mb, runtime (minutes) and cpus_per_task: config `resources.<name>`,
     the one home of sizes (schema defaults: the demo's; config/ukb.yaml: UK Biobank's).
     Sizes follow the data, so the SLURM profile sets none (docs/slurm.md)."""
-    if rule not in config["resources"]:
-        raise ValueError(f"rule {rule} has no size: add its demo size under `resources:` "
-                         "in workflow/schemas/config.schema.yaml (and its UKB size to config/ukb.yaml)")
-    return dict(config["resources"][rule])
+    if name not in config["resources"]:
+        raise ValueError(f"no size for {name!r}; add its demo size under `resources` in "
+                         "workflow/schemas/config.schema.yaml (and its UKB size to config/ukb.yaml)")
+    return dict(config["resources"][name])
 
 
-def cpus(rule):
+def cpus(name):
     """A rule's threads: its cpus_per_task, so the CPUs SLURM grants are the threads the
     job uses (loader workers, BLAS); a local run caps them at --cores."""
-    return size(rule)["cpus_per_task"]
+    return size(name)["cpus_per_task"]
 
 
 def cfg(*keys):
