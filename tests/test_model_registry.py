@@ -48,6 +48,8 @@ def test_an_unknown_size_is_one_error_naming_it_and_the_known(tmp_path, key, ove
 def test_an_unknown_view_or_modality_is_one_error_naming_it(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(f"pretrain_cmr.views: unknown CMR view 'mid3d'; known: {VIEWS}")):
         load_config(_overlay(tmp_path, {"pretrain_cmr": {"views": ["mid3d"]}}))
+    with pytest.raises(ConfigError, match=re.escape("align.phase_encoder: unknown phase encoder '2d'; known: ['3d', '2.5d']")):
+        load_config(_overlay(tmp_path, {"align": {"phase_encoder": "2d"}}))
     bad = {"align": {"variants": {"x": {"label": "X", "pairs": [["ecg", "mid3d"]], "weights": [1]}}}}
     with pytest.raises(ConfigError, match=r"align\.variants\.x\.pairs: unknown modality 'mid3d'"):
         load_config(_overlay(tmp_path, bad))

@@ -122,7 +122,7 @@ def check_models(cfg: dict) -> None:
     """ViT sizes and CMR views named in the config, checked once at load time against
     the tables of ``ecgcmr.models.specs`` (the one list of each; the schema names none):
     one ConfigError naming the key, the unknown name and the known ones."""
-    from ecgcmr.models.specs import PHASE_MODALITIES, VIEWS, VIT_SIZES
+    from ecgcmr.models.specs import PHASE_LAYOUTS, PHASE_MODALITIES, VIEWS, VIT_SIZES
 
     sizes, views = list(VIT_SIZES), list(VIEWS)
     modalities = ["ecg", *PHASE_MODALITIES, *views]
@@ -133,7 +133,9 @@ def check_models(cfg: dict) -> None:
              ("evaluate.vit_sizes", cfg["evaluate"]["vit_sizes"], sizes, "ViT size",
               "ecgcmr.models.specs.VIT_SIZES, Table 3"),
              ("pretrain_cmr.views", cfg["pretrain_cmr"]["views"], views, "CMR view",
-              "ecgcmr.models.specs.VIEWS")]
+              "ecgcmr.models.specs.VIEWS"),
+             ("align.phase_encoder", [cfg["align"]["phase_encoder"]], list(PHASE_LAYOUTS), "phase encoder",
+              "ecgcmr.models.specs.PHASE_LAYOUTS")]
     named += [(f"align.variants.{v}.pairs", [m for pair in spec["pairs"] for m in pair], modalities,
                "modality", "ecg, ed, es or a view of ecgcmr.models.specs.VIEWS")
               for v, spec in cfg["align"]["variants"].items()]
