@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
 USER_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CI_OVERRIDES = REPO / "tests" / "slurm" / "ci-profile.yaml"
 START_SCRIPT = REPO / "tests" / "slurm" / "start-local-slurm.sh"
@@ -51,18 +52,24 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def ci_profile(dest: Path) -> tuple[Path, dict]:
+def ci_profile(dest: Path, configfile: Path = TINY) -> tuple[Path, dict]:
     """Write profiles/slurm with the test-cluster overrides into ``dest``; returns the
-    profile folder and the environment (os.environ + the profile's variables)."""
+    profile folder and the environment (os.environ + the profile's variables).
+
+    The user profile sets no sizes (they are the config's ``resources:``), so the test
+    node's caps become this profile's own set-resources/set-threads: every rule's size
+    under ``configfile``, capped to what the node has."""
+    from ecgcmr.config import load_config
+
     profile = yaml.safe_load(USER_PROFILE.read_text())
     ci = yaml.safe_load(CI_OVERRIDES.read_text())
     profile = _merge(profile, ci["profile"])
-    for res in profile.get("set-resources", {}).values():
-        for key, cap in ci["cap-resources"].items():
-            if isinstance(res.get(key), int):
-                res[key] = min(res[key], cap)
-    profile["set-threads"] = {r: min(t, ci["cap-threads"])
-                              for r, t in profile.get("set-threads", {}).items()}
+    sizes = load_config(configfile)["resources"]
+    set_resources = profile.setdefault("set-resources", {})
+    for rule, size in sizes.items():
+        set_resources[rule] = {**set_resources.get(rule, {}),
+                               **{k: min(v, ci["cap-resources"][k]) for k, v in size.items()}}
+    profile["set-threads"] = {r: min(s["cpus_per_task"], ci["cap-threads"]) for r, s in sizes.items()}
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return dest, {**os.environ, **ci["environment"]}

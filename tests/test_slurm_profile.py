@@ -1,6 +1,8 @@
 """profiles/slurm fits the workflow as it is (no cluster needed): every rule it names
 exists, every GPU rule gets a GPU, every trainer gets the pre-kill signal its loop
-handles, and Snakemake's retries reach the trainers under the cluster config."""
+handles, and Snakemake's retries reach the trainers under the cluster config. Sizes
+have one home, the config's `resources:`: the profile sets none, every rule reads its
+own entry, and config/ukb.yaml's sizes are what the SLURM jobs get."""
 
 from __future__ import annotations
 
@@ -15,16 +17,19 @@ import pytest
 import yaml
 
 from conftest_workflow import REPO, TINY, snakemake
+from ecgcmr.config import load_config
 
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
 SET_RESOURCES = PROFILE["set-resources"]
 # rules that train with ecgcmr.train.loop (checkpoint + resume on SIGTERM/SIGUSR1)
 TRAINERS = {"train_segmenter", "pretrain_ecg", "pretrain_cmr", "align"}
+SIZE_KEYS = {"mem_mb", "mem", "mem_mib", "runtime", "cpus_per_task", "threads"}
+UKB = REPO / "config" / "ukb.yaml"
 SIGNAL = re.compile(r"--signal=(?:B:)?(?P<sig>USR1|SIGUSR1|TERM|SIGTERM)@(?P<lead>\d+)")
 
 # Loads the workflow through Snakemake's API, without --cores as under the SLURM
 # executor, and prints per rule its own `retries:` (None = the command line's
-# --retries) and the resources its .smk declares.
+# --retries), the resources its .smk declares and its sizes (threads as _cores).
 RULES_SCRIPT = """
 import json, sys
 from pathlib import Path
@@ -37,7 +42,9 @@ with SnakemakeApi() as api:
     wf = wapi._get_workflow()
     wf.include(wapi.snakefile, overwrite_default_target=True, print_compilation=False)
     print("RULES=" + json.dumps({r.name: {"retries": r._restart_times,
-                                          "resources": sorted(r.resources.keys())}
+                                          "resources": sorted(r.resources.keys()),
+                                          "sizes": {k: v.raw for k, v in r.resources.items()
+                                                    if k in ("mem_mb", "runtime", "cpus_per_task", "_cores")}}
                                  for r in wf.rules}))
 """
 
@@ -67,8 +74,6 @@ def test_gpu_rules_get_a_gpu_on_the_gpu_partition():
         assert res, f"GPU rule {name} has no cluster sizing in profiles/slurm"
         assert res.get("gpu", 0) >= 1 or "gpu" in str(res.get("gres", "")), name
         assert res.get("slurm_partition") == "$ECGCMR_SLURM_GPU_PARTITION", name
-        for key in ("cpus_per_task", "mem_mb", "runtime"):
-            assert isinstance(res.get(key), int) and res[key] > 0, (name, key)
 
 
 def test_trainers_get_a_prekill_signal_their_loop_handles():
@@ -82,7 +87,8 @@ def test_trainers_get_a_prekill_signal_their_loop_handles():
         assert not m[0].startswith("--signal=B:"), f"{name}: B: would signal only the batch shell"
         assert "SIG" + m["sig"].removeprefix("SIG") in handled, f"{name}: loop ignores {m['sig']}"
         # the checkpoint needs the lead time, and the job must run long before it
-        assert 60 <= int(m["lead"]) <= res["runtime"] * 60 // 4, name
+        # (the time limit is the rule's runtime at UK Biobank scale, config/ukb.yaml)
+        assert 60 <= int(m["lead"]) <= load_config(UKB)["resources"][name]["runtime"] * 60 // 4, name
 
 
 @pytest.mark.parametrize("configfile", [None, "config/ukb.yaml"])
@@ -110,3 +116,63 @@ def test_the_loop_stops_on_the_signals_the_profile_uses():
     from ecgcmr.train import loop
 
     assert {signal.SIGTERM, signal.SIGUSR1} <= set(loop._StopFlag.SIGNALS)
+
+
+def test_the_profile_sets_no_sizes():
+    # a size in the profile silently wins over the config's (ukb.yaml's align
+    # cpus_per_task 16 ran as the profile's 8): sizes belong to the config alone
+    assert "set-threads" not in PROFILE
+    for where, res in [("default-resources", PROFILE.get("default-resources", {})),
+                       *((f"set-resources.{r}", v) for r, v in SET_RESOURCES.items())]:
+        assert not SIZE_KEYS & set(res), f"profiles/slurm {where} sets {sorted(SIZE_KEYS & set(res))}"
+
+
+@pytest.mark.parametrize("configfile", [None, UKB])
+def test_every_rule_has_a_size_and_threads_from_its_config_entry(configfile):
+    rules = workflow_rules(*([str(configfile)] if configfile else []))
+    sizes = load_config(configfile or REPO / "config" / "config.yaml")["resources"]
+    for name, rule in rules.items():
+        if name == "all":
+            continue
+        assert rule["sizes"] == {**sizes[name], "_cores": sizes[name]["cpus_per_task"]}, name
+    # the schema names every rule and no other (a stale entry would size nothing)
+    assert set(sizes) >= set(rules) - {"all"}
+    assert set(sizes) <= set(workflow_rules()) | {"train_segmenter", "synth_cohort"}
+
+
+def test_each_rule_reads_its_own_entry(tmp_path):
+    # a distinct size per rule: a rule reading another's entry shows as a wrong number
+    names = sorted(load_config(TINY)["resources"])
+    over = tmp_path / "sizes.yaml"
+    over.write_text(yaml.safe_dump({"resources": {n: {"mem_mb": 10_000 + i} for i, n in enumerate(names)}}))
+    rules = workflow_rules(str(TINY), str(over))
+    assert {n: r["sizes"]["mem_mb"] for n, r in rules.items() if n != "all"} == {
+        n: 10_000 + i for i, n in enumerate(names) if n in rules}
+
+
+def test_ukb_sizes_cover_what_the_profile_sized():
+    ukb = yaml.safe_load(UKB.read_text())["resources"]
+    heavy = {"ingest_ecg", "ingest_cmr", "ingest_tables", "ecg_norm_stats", "train_segmenter", "segment",
+             "crop", "pretrain_ecg", "pretrain_cmr", "align", "embed", "shared_space", "probe", "probe_vit"}
+    assert heavy <= set(ukb), f"config/ukb.yaml sizes none of {sorted(heavy - set(ukb))}"
+
+
+@pytest.mark.slow
+def test_the_slurm_jobs_get_the_sizes_ukb_yaml_gives(tmp_path):
+    # the tiny DAG with config/ukb.yaml's sizes, planned under the real profile: what
+    # each job would be submitted with
+    ukb = yaml.safe_load(UKB.read_text())["resources"]
+    sizes = tmp_path / "ukb-sizes.yaml"
+    sizes.write_text(yaml.safe_dump({"resources": ukb}))
+    proc = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / "slurm"), "all",
+                     configfiles=(TINY, sizes))
+    jobs = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", proc.stdout, re.M)
+    assert jobs
+    seen = set()
+    for rule, line in jobs:
+        res = dict(kv.split("=", 1) for kv in line.split(", "))
+        if rule in ukb:
+            seen.add(rule)
+            assert {k: int(res[k]) for k in ukb[rule]} == ukb[rule], rule
+    assert "align" in seen and re.search(r"^rule align:\n(?:    .*\n)*?    resources: .*cpus_per_task=16\b",
+                                         proc.stdout, re.M)

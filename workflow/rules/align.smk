@@ -31,11 +31,9 @@ rule align:
         head_out=ALIGN["head_out"],
         embed_batch_size=ALIGN["embed_batch_size"],
         train=trainer_params("align"),   # pretrain.smk: shared `train:` + this section
-    threads: ALIGN["resources"]["cpus_per_task"]
+    threads: cpus("align")
     resources:
-        mem_mb=ALIGN["resources"]["mem_mb"],
-        runtime=ALIGN["resources"]["runtime"],
-        cpus_per_task=ALIGN["resources"]["cpus_per_task"],
+        **size("align"),
         gpu=1,
     retries: trainer_retries()
     log:

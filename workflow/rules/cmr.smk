@@ -38,15 +38,13 @@ if SEG_METHOD == "unet" and not SEG["weights"]:
         params:
             labelled=LABELLED,
             model=SEG["model"],
-            train={k: v for k, v in SEG["train"].items() if k != "resources"},
+            train=SEG["train"],
             intensity_percentiles=SEG["intensity_percentiles"],
             spacing_mm=SEG["spacing_mm"],
-        threads: SEG["train"]["resources"]["cpus_per_task"]
+        threads: cpus("train_segmenter")
         resources:
+            **size("train_segmenter"),
             gpu=1,
-            mem_mb=SEG["train"]["resources"]["mem_mb"],
-            runtime=SEG["train"]["resources"]["runtime"],
-            cpus_per_task=SEG["train"]["resources"]["cpus_per_task"],
         retries: trainer_retries()  # resumes checkpoint.pt; None: the profile decides
         log:
             P.log("train_segmenter"),
@@ -78,12 +76,10 @@ rule segment:
         fallback_arch={**SEG["model"], "intensity_percentiles": SEG["intensity_percentiles"],
                        "spacing_mm": SEG["spacing_mm"], "patch": SEG["train"]["patch"]}
         if SEG["weights"] and SEG_METHOD == "unet" else None,
-    threads: SEG["resources"]["cpus_per_task"]
+    threads: cpus("segment")
     resources:
+        **size("segment"),
         gpu=1,
-        mem_mb=SEG["resources"]["mem_mb"],
-        runtime=SEG["resources"]["runtime"],
-        cpus_per_task=SEG["resources"]["cpus_per_task"],
     log:
         P.log("segment", "_{shard}"),
     benchmark:
@@ -113,10 +109,9 @@ rule seg_agreement:
         source=AGREE_SOURCE,
         method=SEG_METHOD,
         limits=AGREE,
+    threads: cpus("seg_agreement")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("seg_agreement"),
     log:
         P.log("seg_agreement"),
     benchmark:
@@ -135,11 +130,10 @@ rule crop:
         exclusions=P.crop_shard_exclusions,
     params:
         out_dir=lambda wildcards, output: str(Path(output.shard).parent),
-        crop={k: v for k, v in CROP.items() if k not in ("resources", "qc_subjects")},
+        crop={k: v for k, v in CROP.items() if k != "qc_subjects"},
+    threads: cpus("crop")
     resources:
-        mem_mb=CROP["resources"]["mem_mb"],
-        runtime=CROP["resources"]["runtime"],
-        cpus_per_task=CROP["resources"]["cpus_per_task"],
+        **size("crop"),
     log:
         P.log("crop", "_{shard}"),
     benchmark:
@@ -159,10 +153,9 @@ rule crop_qc:
     params:
         n_subjects=CROP["qc_subjects"],
         seed=0,
+    threads: cpus("crop_qc")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("crop_qc"),
     log:
         P.log("crop_qc", "_{shard}"),
     benchmark:
@@ -176,10 +169,9 @@ rule crop_index:
         shards=expand(P.crop_shard, shard=SHARDS),
     output:
         index=P.crop_index,
+    threads: cpus("crop_index")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("crop_index"),
     log:
         P.log("crop_index"),
     benchmark:

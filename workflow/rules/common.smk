@@ -5,11 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
-from ecgcmr.config import check_variants
+from ecgcmr.config import check_models, check_variants
+from ecgcmr.models import specs
 from ecgcmr.paths import Paths
 
-# what the schema cannot say: representations name configured alignment variants
+# what the schema cannot say: representations name configured alignment variants, and
+# sizes, views and modalities name rows of the model tables (ecgcmr.models.specs)
 check_variants(config)
+check_models(config)
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
@@ -33,6 +36,22 @@ def table_inputs(wildcards=None):
     main = c["main_table"]
     named = {"main_table": [main] if isinstance(main, str) else list(main)}
     return named | {k: c[k] for k in ("diagnoses_table", "hesin_diag", "hesin") if c[k]}
+
+
+def size(name):
+    """A rule's mem_mb, runtime (minutes) and cpus_per_task: config `resources.<name>`,
+    the one home of sizes (schema defaults: the demo's; config/ukb.yaml: UK Biobank's).
+    Sizes follow the data, so the SLURM profile sets none (docs/slurm.md)."""
+    if name not in config["resources"]:
+        raise ValueError(f"no size for {name!r}; add its demo size under `resources` in "
+                         "workflow/schemas/config.schema.yaml (and its UKB size to config/ukb.yaml)")
+    return dict(config["resources"][name])
+
+
+def cpus(name):
+    """A rule's threads: its cpus_per_task, so the CPUs SLURM grants are the threads the
+    job uses (loader workers, BLAS); a local run caps them at --cores."""
+    return size(name)["cpus_per_task"]
 
 
 def cfg(*keys):
@@ -68,9 +87,8 @@ def trainer_retries():
 
 def align_view(modality):
     """The CMR view behind a non-ECG modality of an alignment variant: ed/es are the
-    phase encoders of kind align.phase_encoder (ed3d/es3d or ed25d/es25d)."""
-    suffix = {"3d": "3d", "2.5d": "25d"}[cfg("align", "phase_encoder")]
-    return f"{modality}{suffix}" if modality in ("ed", "es") else modality
+    phase encoders of kind align.phase_encoder (ecgcmr.models.specs.phase_view)."""
+    return specs.align_view(modality, cfg("align", "phase_encoder"))
 
 
 def align_variant(wildcards):

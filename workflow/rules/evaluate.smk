@@ -27,7 +27,7 @@ INFERENCE_MANIFEST = P.inference_manifest
 TABLES = P.tables_dir()
 # the baseline and every configured alignment variant: a new variant needs no edit here
 TABLE1_REP_PATTERN = "|".join(re.escape(r) for r in [BASELINE, *cfg("align", "variants")])
-VIT_REP_PATTERN = r"vit_(tiny|small|medium|base)"
+VIT_REP_PATTERN = f"vit_({specs.pattern(specs.VIT_SIZES)})"   # Table 3 rows (ecgcmr.models.specs)
 # The ECG encoder behind each representation: baseline is the MAE alignment starts from.
 ENCODER_OF = {
     BASELINE: P.ecg_mae.format(size=cfg("align", "ecg_size")),
@@ -56,10 +56,9 @@ rule embed:
     params:
         subjects=lambda wc: "ecg" if wc.representation.startswith("vit_") else "paired",
         batch_size=EVAL["embed_batch_size"],
+    threads: cpus("embed")
     resources:
-        mem_mb=8000,
-        runtime=60,
-        cpus_per_task=4,
+        **size("embed"),
         gpu=1,
     log:
         P.log("embed", "_{representation}"),
@@ -83,11 +82,9 @@ rule probe:
         targets=TABLE1_TARGETS_RUN,  # in the order of the outputs
         split_column="paired_split",
         hyperparameters=EVAL["probe"],
-    threads: 1
+    threads: cpus("probe")
     resources:
-        mem_mb=2000,
-        runtime=60,
-        cpus_per_task=1,
+        **size("probe"),
     log:
         P.log("probe", "_{representation}_{seed}"),
     benchmark:
@@ -109,6 +106,9 @@ use rule probe as probe_vit with:
         targets=TABLE2_TARGETS_RUN,
         split_column="pretrain",
         hyperparameters=EVAL["probe"],
+    threads: cpus("probe_vit")
+    resources:
+        **size("probe_vit"),
     log:
         P.log("probe_vit", "_{representation}_{seed}"),
     benchmark:
@@ -127,10 +127,9 @@ rule table1:
     params:
         representations=TABLE1_REPS,
         names=TABLE1_NAMES,
+    threads: cpus("table1")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("table1"),
     log:
         P.log("table1"),
     benchmark:
@@ -147,10 +146,9 @@ rule table2:
         md=f"{TABLES}/table2.md",
         html=report(f"{TABLES}/table2.html", caption="../report/table2.rst", category="Results",
                     subcategory="Table 2", labels={"figure": "Table 2: ECG features by ViT size"}),
+    threads: cpus("table2")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("table2"),
     log:
         P.log("table2"),
     benchmark:
@@ -169,10 +167,9 @@ rule table3:
                     subcategory="Table 3", labels={"figure": "Table 3: ViT sizes"}),
     params:
         sizes=EVAL["vit_sizes"],
+    threads: cpus("table3")
     resources:
-        mem_mb=4000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("table3"),
     log:
         P.log("table3"),
     benchmark:
@@ -191,10 +188,9 @@ rule probe_plots_table1:
         representations=TABLE1_REPS,
         targets=TABLE1_TARGETS_RUN,
         names=TABLE1_NAMES,
+    threads: cpus("probe_plots_table1")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("probe_plots_table1"),
     log:
         P.log("probe_plots_table1"),
     benchmark:
@@ -213,10 +209,9 @@ rule probe_plots_table2:
         representations=VIT_REPS,
         targets=TABLE2_TARGETS_RUN,
         names={r: r.removeprefix("vit_").capitalize() for r in VIT_REPS},
+    threads: cpus("probe_plots_table2")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("probe_plots_table2"),
     log:
         P.log("probe_plots_table2"),
     benchmark:
@@ -248,10 +243,9 @@ rule shared_space:
     params:
         modalities=sorted(k.removeprefix("cmr_") for k in SHARED_SPACE_CMR),
         colour_by=EVAL["projection_colour"],
+    threads: cpus("shared_space")
     resources:
-        mem_mb=8000,
-        runtime=30,
-        cpus_per_task=2,
+        **size("shared_space"),
         gpu=1,
     log:
         P.log("shared_space"),
@@ -270,10 +264,9 @@ rule training_ranges:
         P.training_ranges,
     params:
         sample_rate=cfg("ecg", "sample_rate"),
+    threads: cpus("training_ranges")
     resources:
-        mem_mb=4000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("training_ranges"),
     log:
         P.log("training_ranges"),
     benchmark:
@@ -297,10 +290,9 @@ rule inference_manifest:
         ecg=cfg("ecg"),
         synthetic=cfg("cohort", "synthetic"),
         run_name=config["run_name"],
+    threads: cpus("inference_manifest")
     resources:
-        mem_mb=500,
-        runtime=5,
-        cpus_per_task=1,
+        **size("inference_manifest"),
     log:
         P.log("inference_manifest"),
     benchmark:
@@ -317,10 +309,9 @@ rule encoder_card:
     output:
         weights=str(Path(P.results, "inference", "ecg_encoder.safetensors")),
         card=str(Path(P.results, "inference", "model_card.json")),
+    threads: cpus("encoder_card")
     resources:
-        mem_mb=2000,
-        runtime=5,
-        cpus_per_task=1,
+        **size("encoder_card"),
     log:
         P.log("encoder_card"),
     benchmark:
@@ -345,10 +336,9 @@ rule held_out_plots:
     params:
         representation=EVAL["inference_representation"],
         name=LABELS[EVAL["inference_representation"]],
+    threads: cpus("held_out_plots")
     resources:
-        mem_mb=2000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("held_out_plots"),
     log:
         P.log("held_out_plots"),
     benchmark:

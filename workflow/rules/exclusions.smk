@@ -7,10 +7,9 @@ rule exclusions:
     output:
         # not a report item: it names participants (report.smk shows a pseudonymised copy)
         table=P.exclusions,
+    threads: cpus("exclusions")
     resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("exclusions"),
     log:
         P.log("exclusions"),
     benchmark:

@@ -17,11 +17,9 @@ if cfg("cohort", "synthetic"):
             phenotype_fields=cfg("phenotype_fields"),
             demographic_fields=cfg("demographic_fields"),
             outcomes=cfg("outcomes"),
-        threads: 8  # capped at --cores when run locally
+        threads: cpus("synth_cohort")
         resources:
-            mem_mb=4000,
-            runtime=60,
-            cpus_per_task=lambda wc, threads: threads,
+            **size("synth_cohort"),
         log:
             P.log("synth_cohort"),
         benchmark:
@@ -41,10 +39,9 @@ rule bulk_index:
         ecg_dir=cfg("cohort", "ecg_dir"),
         cmr_dir=cfg("cohort", "cmr_dir"),
         instance=cfg("cohort", "instance"),
+    threads: cpus("bulk_index")
     resources:
-        mem_mb=2000,
-        runtime=30,
-        cpus_per_task=1,
+        **size("bulk_index"),
     log:
         P.log("bulk_index"),
     benchmark:
@@ -65,10 +62,9 @@ rule ingest_ecg:
         n_shards=cfg("ingest", "n_shards"),
         # all but the normalisation, which the cache is read with (ecg_norm_stats)
         ecg={k: v for k, v in cfg("ecg").items() if k != "normalisation"},
+    threads: cpus("ingest_ecg")
     resources:
-        mem_mb=4000,
-        runtime=120,
-        cpus_per_task=1,
+        **size("ingest_ecg"),
     log:
         P.log("ingest_ecg", "_{shard}"),
     benchmark:
@@ -83,10 +79,9 @@ rule ecg_index:
     output:
         index=P.ecg_index,
         exclusions=P.ecg_index_exclusions,
+    threads: cpus("ecg_index")
     resources:
-        mem_mb=2000,
-        runtime=20,
-        cpus_per_task=1,
+        **size("ecg_index"),
     log:
         P.log("ecg_index"),
     benchmark:
@@ -107,10 +102,9 @@ rule ingest_cmr:
         out_dir=lambda wc, output: Path(output.index).parent.as_posix(),  # cines beside the shard index
         n_shards=cfg("ingest", "n_shards"),
         cmr={**cfg("cmr"), "instance": cfg("cohort", "instance")},
+    threads: cpus("ingest_cmr")
     resources:
-        mem_mb=4000,
-        runtime=240,
-        cpus_per_task=1,
+        **size("ingest_cmr"),
     log:
         P.log("ingest_cmr", "_{shard}"),
     benchmark:
@@ -124,10 +118,9 @@ rule cmr_index:
         shards=expand(P.cmr_shard_index, shard=SHARDS),
     output:
         index=P.cmr_index,
+    threads: cpus("cmr_index")
     resources:
-        mem_mb=2000,
-        runtime=20,
-        cpus_per_task=1,
+        **size("cmr_index"),
     log:
         P.log("cmr_index"),
     benchmark:
@@ -151,10 +144,9 @@ rule ingest_tables:
         instance=cfg("cohort", "instance"),
         outcome_window=config["outcome_window"],
         outcome_fields=config["outcome_fields"],
+    threads: cpus("ingest_tables")
     resources:
-        mem_mb=8000,
-        runtime=30,
-        cpus_per_task=1,
+        **size("ingest_tables"),
     log:
         P.log("ingest_tables"),
     benchmark:
@@ -175,10 +167,9 @@ rule splits:
         paired=cfg("splits", "paired"),
         ecg_only=cfg("splits", "ecg_only"),
         seed=cfg("splits", "seed"),
+    threads: cpus("splits")
     resources:
-        mem_mb=2000,
-        runtime=10,
-        cpus_per_task=1,
+        **size("splits"),
     log:
         P.log("splits"),
     benchmark:
@@ -195,10 +186,9 @@ rule ecg_norm_stats:
         stats=P.ecg_norm_stats,
     params:
         mode=cfg("ecg", "normalisation"),
+    threads: cpus("ecg_norm_stats")
     resources:
-        mem_mb=4000,
-        runtime=60,
-        cpus_per_task=1,
+        **size("ecg_norm_stats"),
     log:
         P.log("ecg_norm_stats"),
     benchmark:

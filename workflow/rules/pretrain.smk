@@ -27,17 +27,15 @@ rule pretrain_ecg:
                        subcategory="{size}", caption="../report/figure2.rst",
                        labels={"model": "ViT-{size} MAE", "figure": "Figure 2: reconstruction"}),
     wildcard_constraints:
-        size="tiny|small|medium|base",
+        size=specs.pattern(specs.VIT_SIZES),
     params:
         out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
         model=PRETRAIN_ECG["model"],
         train=trainer_params("pretrain_ecg"),
-    threads: PRETRAIN_ECG["resources"]["cpus_per_task"]
+    threads: cpus("pretrain_ecg")
     resources:
+        **size("pretrain_ecg"),
         gpu=1,
-        mem_mb=PRETRAIN_ECG["resources"]["mem_mb"],
-        runtime=PRETRAIN_ECG["resources"]["runtime"],
-        cpus_per_task=PRETRAIN_ECG["resources"]["cpus_per_task"],
     retries: trainer_retries()
     log:
         P.log("pretrain_ecg", "_{size}"),
@@ -53,7 +51,7 @@ ALL_TARGETS += expand(str(Path(ECG_MAE_DIR, "figure2.png")), size=PRETRAIN_ECG["
 
 # --- CMR encoders (pretrain_cmr rules: H4b) ----------------------------------------------
 # Rules for the CMR encoders go below this line; they reuse trainer_params(section).
-# One job per view (ed3d, es3d, ed25d, es25d, mid2d, mid2dt): ecgcmr.train.pretrain_cmr.
+# One job per view (a row of ecgcmr.models.specs.VIEWS): ecgcmr.train.pretrain_cmr.
 PRETRAIN_CMR = cfg("pretrain_cmr")
 CMR_MODEL_KEYS = ["backbone", "lstm_hidden", "time_stride"]   # CmrEncoderConfig fields
 CMR_MODEL_DIR = P.model_dir("cmr_{view}")
@@ -71,20 +69,19 @@ rule pretrain_cmr:
         curve=report(str(Path(CMR_MODEL_DIR, "curve.png")), category="CMR pretraining", caption="../report/loss_curve.rst",
                      subcategory="{view}", labels={"model": "CMR {view}", "figure": "loss curve"}),
     wildcard_constraints:
-        view="ed3d|es3d|ed25d|es25d|mid2d|mid2dt",
+        view=specs.pattern(specs.VIEWS),
     params:
         out_dir=lambda wc: P.model_dir(f"cmr_{wc.view}"),
         targets=PRETRAIN_CMR["targets"],
         hflip_p=PRETRAIN_CMR["hflip_p"],
-        # lstm_hidden/time_stride shape only mid2dt: changing them reruns only that view
-        model=lambda wc: {k: PRETRAIN_CMR[k] for k in CMR_MODEL_KEYS
-                          if k in PRETRAIN_CMR and (k == "backbone" or wc.view == "mid2dt")},
+        # lstm_hidden/time_stride shape only the frame views (mid2dt): changing them
+        # reruns only those
+        model=lambda wc: {k: PRETRAIN_CMR[k] for k in CMR_MODEL_KEYS if k in PRETRAIN_CMR
+                          and (k == "backbone" or specs.VIEWS[wc.view].layout == "frames")},
         train=trainer_params("pretrain_cmr"),
-    threads: PRETRAIN_CMR["resources"]["cpus_per_task"]
+    threads: cpus("pretrain_cmr")
     resources:
-        mem_mb=PRETRAIN_CMR["resources"]["mem_mb"],
-        runtime=PRETRAIN_CMR["resources"]["runtime"],
-        cpus_per_task=PRETRAIN_CMR["resources"]["cpus_per_task"],
+        **size("pretrain_cmr"),
         gpu=1,
     retries: trainer_retries()
     log:

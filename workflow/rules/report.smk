@@ -13,10 +13,9 @@ rule exclusions_summary:
         csv=f"{REPORT_DIR}/exclusions_summary.csv",
         png=report(f"{REPORT_DIR}/exclusions_summary.png", caption="../report/exclusions_summary.rst",
                    category="Data", subcategory="Exclusions", labels={"figure": "exclusions by stage and reason"}),
+    threads: cpus("exclusions_summary")
     resources:
-        mem_mb=1000,
-        runtime=5,
-        cpus_per_task=1,
+        **size("exclusions_summary"),
     log:
         P.log("exclusions_summary"),
     benchmark:
@@ -38,10 +37,9 @@ rule benchmarks_summary:
         benchmark_dir=str(Path(P.results, "benchmarks")),
         rules=sorted(r.name for r in workflow.rules),
         bench_results_dir=cfg("report", "bench_results_dir"),
+    threads: cpus("benchmarks_summary")
     resources:
-        mem_mb=1000,
-        runtime=5,
-        cpus_per_task=1,
+        **size("benchmarks_summary"),
     log:
         P.log("benchmarks_summary"),
     benchmark:
@@ -55,10 +53,9 @@ rule benchmarks_summary:
 rule pseudonym_key:
     output:
         P.pseudonym_key,
+    threads: cpus("pseudonym_key")
     resources:
-        mem_mb=200,
-        runtime=2,
-        cpus_per_task=1,
+        **size("pseudonym_key"),
     log:
         P.log("pseudonym_key"),
     benchmark:
@@ -76,10 +73,9 @@ rule pseudonyms:
         mapping=P.pseudonyms,
         exclusions=report(f"{REPORT_DIR}/exclusions_pseudonymised.csv", caption="../report/exclusions.rst",
                           category="Data", subcategory="Exclusions", labels={"figure": "exclusions table"}),
+    threads: cpus("pseudonyms")
     resources:
-        mem_mb=1000,
-        runtime=5,
-        cpus_per_task=1,
+        **size("pseudonyms"),
     log:
         P.log("pseudonyms"),
     benchmark:
@@ -99,10 +95,9 @@ rule cohort_report:
         flow_csv=f"{REPORT_DIR}/cohort_flow.csv",
         baseline=report(f"{REPORT_DIR}/baseline_characteristics.html", caption="../report/baseline.rst",
                         category="Data", subcategory="Cohort", labels={"figure": "baseline characteristics"}),
+    threads: cpus("cohort_report")
     resources:
-        mem_mb=1000,
-        runtime=5,
-        cpus_per_task=1,
+        **size("cohort_report"),
     log:
         P.log("cohort_report"),
     benchmark:

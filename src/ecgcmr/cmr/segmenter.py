@@ -202,10 +202,10 @@ def _stop_on_signals() -> dict:
 
 def checkpoint_key(arch: dict, train: dict, seed: int, n_images: int, signature: dict | None) -> dict:
     """What a checkpoint must have been written with to be resumed (as the shared
-    loop's key): every hyperparameter of the run (``resources`` aside), the seed, the
+    loop's key): every hyperparameter of the run, the seed, the
     number of training slices and the caller's ``signature`` of its inputs. Round-tripped
     through JSON so tuples and lists, or ints and floats, compare equal after loading."""
-    key = {"arch": arch, "train": {k: v for k, v in train.items() if k != "resources"},
+    key = {"arch": arch, "train": dict(train),
            "seed": int(seed), "n_images": int(n_images), "signature": signature or {}}
     return json.loads(json.dumps(key, sort_keys=True, default=str))
 

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..models.specs import VIT_SIZES as SIZE_TABLE
 from ..phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
 
 log = logging.getLogger(__name__)
 
-VIT_SIZES = ["tiny", "small", "medium", "base"]
+# Table 2/3 rows in Table 3's order: the size table's keys
+VIT_SIZES = list(SIZE_TABLE)
 # Table 2 columns: target -> header
 TABLE2_COLUMNS = {"sex": "Sex AUC [%]", "age": "Age R²", "qrs_num": "Number of QRS in ECG R²",
                   "qrs_duration": "QRS duration R²"}
@@ -237,10 +239,9 @@ def count_parameters(module) -> int:
 def table3(encoders: dict[str, str | Path], out_dir: str | Path) -> pd.DataFrame:
     """Table 3: architecture of each trained ViT size, read from the encoder files
     (layers, heads, width: the constructor arguments saved with the encoder, checked
-    against the size table of ``ecgcmr.models.vit_mae``; parameters counted on the
+    against the size table of ``ecgcmr.models.specs``; parameters counted on the
     loaded encoder, without the MAE decoder)."""
     from ..models import load_ecg_encoder
-    from ..models.vit_mae import VIT_SIZES as SIZE_TABLE
 
     rows = []
     for size in [s for s in VIT_SIZES if s in encoders]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-import torch
-
 from ecgcmr.errors import InputError
-from ecgcmr.core.files import atomic_save
+
+# torch is imported inside the functions: importing ecgcmr.models (for the torch-free
+# tables of ecgcmr.models.specs) must not load it
 
 
 def save_ecg_encoder(model, path: str | Path, meta: dict | None = None) -> None:
     """Write the encoder part of an :class:`~ecgcmr.models.vit_mae.EcgMAE` (atomic)."""
+    from ecgcmr.core.files import atomic_save
+
     path = Path(path)
     blob = {"kind": "ecg_mae", "config": {**model.config, "decoder": False},
             "state_dict": {k: v.detach().cpu() for k, v in model.encoder_state_dict().items()},
@@ -31,6 +33,8 @@ def load_ecg_encoder(path: str | Path, map_location: str | torch.device = "cpu")
     Its ``embed(x)`` maps normalised ECGs (B, 12, 5000) to (B, D); ``.config`` holds
     the constructor arguments (``embed_dim`` = D).
     """
+    import torch
+
     from ecgcmr.models.vit_mae import EcgMAE
 
     try:

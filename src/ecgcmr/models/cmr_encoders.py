@@ -1,7 +1,7 @@
 """CMR encoders (paper 2.2, "CMR Encoder Training"; Table 1's CMR representations).
 
 One class, :class:`CmrEncoder`, covers every view; the views differ only by the
-:data:`VIEWS` table (which crop they read, how the crop is fed to the backbone), so a
+:data:`~ecgcmr.models.specs.VIEWS` table (which crop they read, how the crop is fed to the backbone), so a
 new representation is a row of data, not a copy of the network:
 
 =========  =====  ===========================================================
@@ -36,6 +36,8 @@ from torch.utils.data import DataLoader
 from ecgcmr.core import distributed as D
 from ecgcmr.core.files import atomic_save
 from ecgcmr.errors import InputError
+# the view table is torch-free (the workflow reads it when it parses); re-exported here
+from ecgcmr.models.specs import VIEWS, ViewSpec  # noqa: F401
 
 # MONAI's ResNet constructors by name; the paper uses resnet50 everywhere. Smaller
 # depths are offered only so the laptop demo can trade accuracy for minutes.
@@ -44,28 +46,6 @@ BACKBONES = {"resnet10": nets.resnet10, "resnet18": nets.resnet18,
 # Width of the pooled features: Bottleneck nets expand by 4 (ResNet-50: 2048).
 BACKBONE_DIM = {"resnet10": 512, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
 
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """How one CMR representation reads its crop.
-
-    ``crop``: the crop kind it reads (``ecgcmr.cmr.crop.CROP_KINDS``); ``layout``:
-    ``volume3d`` (true 3D conv), ``slices_as_channels`` (2.5D), ``image`` (2D) or
-    ``frames`` (2D per frame + LSTM).
-    """
-
-    crop: str
-    layout: str
-
-
-VIEWS: dict[str, ViewSpec] = {
-    "ed3d": ViewSpec("ED", "volume3d"),
-    "es3d": ViewSpec("ES", "volume3d"),
-    "ed25d": ViewSpec("ED", "slices_as_channels"),
-    "es25d": ViewSpec("ES", "slices_as_channels"),
-    "mid2d": ViewSpec("2D", "image"),
-    "mid2dt": ViewSpec("2DT", "frames"),
-}
 
 # The in-plane axis flipped by the horizontal-flip augmentation, per batch layout
 # ((B,1,H,W,S), (B,1,H,W), (B,T,1,H,W)): the W axis of each.

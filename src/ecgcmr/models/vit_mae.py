@@ -3,7 +3,7 @@
 One class, its methods the steps of the method, as in the MAE reference
 (facebookresearch/mae ``models_mae.py``): ``patchify`` → ``random_masking`` →
 ``forward_encoder`` → ``forward_decoder`` → ``forward_loss``. Sizes are rows of
-:data:`VIT_SIZES` (Table 3), not subclasses.
+:data:`~ecgcmr.models.specs.VIT_SIZES` (Table 3), not subclasses.
 
 Tokens: a 12-lead ECG (B, 12, 5000) is cut into patches of 1 lead × ``patch_size``
 samples (default 100 → 12 × 50 = 600 tokens), ordered lead-major. Positions: the
@@ -33,15 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Table 3: every size has 12 layers; width and heads grow together (64-dim heads
-# except Tiny/Small, as in DeiT).
-VIT_SIZES: dict[str, dict[str, int]] = {
-    "tiny": {"embed_dim": 192, "depth": 12, "num_heads": 3},
-    "small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
-    "medium": {"embed_dim": 576, "depth": 12, "num_heads": 8},
-    "base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
-}
-TABLE3_PARAMS_M = {"tiny": 5, "small": 21, "medium": 48, "base": 85}
+# the size table is torch-free (the workflow reads it when it parses); re-exported here
+from ecgcmr.models.specs import TABLE3_PARAMS_M, VIT_SIZES  # noqa: F401
 
 
 def sincos_1d(dim: int, n: int) -> torch.Tensor:
