@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..splits import eids_of, subjects
+
 MAE_MSE_MAX = 0.7
 LVEF_R2_MIN = 0.8
 RETRIEVAL_TIMES_CHANCE = 5.0
@@ -166,11 +168,9 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
     from ecgcmr.models.cmr_encoders import VIEWS
     from ecgcmr.train.paired_data import cmr_embeddings
 
-    split = pd.read_parquet(splits, columns=["eid", "paired_split"]).astype({"eid": str})
-    have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str))
     lvef = pd.read_parquet(targets, columns=["eid", "LVEF"]).astype({"eid": str}).set_index("eid")["LVEF"].dropna()
-    eids = {s: sorted(e for e in split.loc[split["paired_split"] == s, "eid"] if e in have and e in lvef.index)
-            for s in ("train", "val")}
+    have = eids_of(crop_index) & set(lvef.index)
+    eids = {s: subjects(splits, s, of="paired", having=have) for s in ("train", "val")}
     encoders = [load_cmr_encoder(p) for p in (ed_encoder, es_encoder)]
     phases = [VIEWS[e.config.view].crop for e in encoders]
     if phases != ["ED", "ES"]:
