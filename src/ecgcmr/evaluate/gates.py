@@ -163,7 +163,9 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
                 device: str = "cpu") -> float:
     """Gate 2's value from the files: the frozen ED and ES encoders (``cmr_{view}/
     encoder.pt``) embed the paired training and validation subjects that have crops and
-    an LVEF; :func:`ridge_lvef_r2` on the two embeddings side by side."""
+    an LVEF; :func:`ridge_lvef_r2` on the two embeddings side by side. ``device``: cpu,
+    cuda or auto (the GPU if there is one), as the config's ``evaluate.device``."""
+    from ecgcmr.core.device import resolve_device
     from ecgcmr.models import load_cmr_encoder
     from ecgcmr.models.cmr_encoders import VIEWS
     from ecgcmr.train.paired_data import cmr_embeddings
@@ -176,7 +178,7 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
     if phases != ["ED", "ES"]:
         raise ValueError(f"{ed_encoder}, {es_encoder}: need an ED and an ES encoder, got {phases}")
     z = {s: np.hstack([cmr_embeddings(e, str(crop_index), eids[s], VIEWS[e.config.view].crop,
-                                      batch_size, device).numpy() for e in encoders])
+                                      batch_size, resolve_device(device)).numpy() for e in encoders])
          for s in ("train", "val")}
     return ridge_lvef_r2(z["train"], lvef[eids["train"]].to_numpy(), z["val"], lvef[eids["val"]].to_numpy())
 
