@@ -78,11 +78,11 @@ def test_deltas_table_intervals_verdicts_and_gated_conclusions(tmp_path):
     assert same["delta"] == 0 and same["verdict"] == NO_DIFFERENCE
     assert same["conclusion"].startswith("not informative") and "CLIP loss" in same["conclusion"]
     assert (table.loc[table["arm"] == "2d", "conclusion"].str.startswith("not informative")
-            | (table.loc[table["arm"] == "2d", "verdict"] == "not computed")).all()
+            | (table.loc[table["arm"] == "2d", "verdict"] == C.NOT_COMPUTED)).all()
 
     # untrainable everywhere: a row that says so, never a number
     lvdv = rows.loc[("dual_phase", "LVDV")]
-    assert lvdv["note"] == C.NO_PREDICTIONS and pd.isna(lvdv["delta"]) and lvdv["verdict"] == "not computed"
+    assert lvdv["note"] == C.NO_PREDICTIONS and pd.isna(lvdv["delta"]) and lvdv["verdict"] == C.NOT_COMPUTED
 
     md = (tmp_path / "deltas.md").read_text()
     assert "## dual vs ECG (baseline)" in md and "## 2D vs ECG (baseline)" in md

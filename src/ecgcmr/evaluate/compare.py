@@ -26,6 +26,7 @@ DELTA_COLUMNS = ["arm", "baseline", "target", "kind", "metric", "arm_value", "ba
                  "n_seeds_baseline", "n_boot", "seed", "note"]
 GATE_COLUMNS = ["variant", "gate", "value", "threshold", "direction", "passed", "source", "conclusion"]
 NO_PREDICTIONS = "no test predictions (probe untrainable)"
+NOT_COMPUTED = "not computed"
 
 
 def _scored(predictions: pd.DataFrame, rep: str) -> set[str]:
@@ -57,11 +58,11 @@ def deltas_table(predictions: pd.DataFrame, arms: Sequence[str], baseline: str, 
         missing = [t for t in targets if t not in scored]
         if missing:
             parts.append(pd.DataFrame({"arm": arm, "baseline": baseline, "target": missing, "kind": "target",
-                                       "verdict": "not computed", "n_boot": n_boot, "seed": seed,
+                                       "verdict": NOT_COMPUTED, "n_boot": n_boot, "seed": seed,
                                        "note": NO_PREDICTIONS}))
         d = pd.concat(parts, ignore_index=True)
         own = gates[gates["variant"] == arm]
-        d["conclusion"] = [G.conclusion(own, v) if v != "not computed" else v for v in d["verdict"]]
+        d["conclusion"] = [G.conclusion(own, v) if v != NOT_COMPUTED else v for v in d["verdict"]]
         # targets in Table 1's order, then the block means
         order = {t: i for i, t in enumerate(targets)}
         d = d.assign(_k=d["kind"].ne("target"), _o=d["target"].map(order)).sort_values(["_k", "_o"], kind="stable")
