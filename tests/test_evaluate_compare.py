@@ -115,6 +115,10 @@ def test_gates_table_per_variant_from_the_trainers_files(tmp_path):
     table.to_csv(out, index=False)
     pd.testing.assert_frame_equal(C.read_gates(out), table)
     assert "## dual_phase: not informative" in C.gates_markdown(table)
+    (align["2d"] / "metrics.json").write_text(json.dumps({"top1_ecg_to_ed": 0.5, "chance": 1 / 4,
+                                                         "best_val_loss": 1.0}))
+    few = C.gates_table(mae, {"2d": align["2d"]}, 16, 0.9)   # 4 validation pairs: 5 x chance > 1
+    assert "1.25 (unreachable: too few validation pairs)" in C.gates_markdown(few)
 
 
 def test_a_broken_gates_table_is_named(tmp_path):

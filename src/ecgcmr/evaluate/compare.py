@@ -159,7 +159,11 @@ def gates_markdown(table: pd.DataFrame) -> str:
                      "|---|---|---|---|\n")
         for r in t.itertuples():
             value = "n/a" if not np.isfinite(r.value) else f"{r.value:.4g}"
-            parts.append(f"| {r.gate} | {value} | {r.direction} {r.threshold:.4g} | {'yes' if r.passed else 'no'} |\n")
+            # 5 x chance above 1 (fewer than 5 validation pairs): no retrieval can pass
+            unreachable = "retrieval" in r.gate and r.threshold > 1
+            unreachable = " (unreachable: too few validation pairs)" if unreachable else ""
+            parts.append(f"| {r.gate} | {value} | {r.direction} {r.threshold:.4g}{unreachable} | "
+                         f"{'yes' if r.passed else 'no'} |\n")
     return "".join(parts)
 
 
