@@ -25,6 +25,7 @@ include: "workflow/rules/cmr.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/exclusions.smk"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from ecgcmr.models.specs import VIEWS
+from ecgcmr.specs import VIEWS
 from ecgcmr.models.vit_mae import VIT_SIZES, EcgMAE, flops_per_sample
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"

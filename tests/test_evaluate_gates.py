@@ -105,7 +105,9 @@ def test_cmr_lvef_r2_from_encoder_files(tmp_path):
         torch.manual_seed(0)
         paths[view] = tmp_path / f"cmr_{view}.pt"
         torch.save(encoder_state(build_cmr_encoder(view, backbone="resnet10")), paths[view])
-    r2 = G.cmr_lvef_r2(paths["ed3d"], paths["es3d"], c["crop_index"], c["targets"], c["splits"], batch_size=8)
+    # "auto", as the pipeline's evaluate.device passes it: the GPU if there is one
+    r2 = G.cmr_lvef_r2(paths["ed3d"], paths["es3d"], c["crop_index"], c["targets"], c["splits"], batch_size=8,
+                       device="auto")
     assert math.isfinite(r2) and r2 <= 1
     with pytest.raises(ValueError, match="an ED and an ES encoder"):
         G.cmr_lvef_r2(paths["es3d"], paths["ed3d"], c["crop_index"], c["targets"], c["splits"])

@@ -135,6 +135,28 @@ def test_tables_have_the_configured_rows_columns_and_finite_scores(res):
         assert (tables / png).stat().st_size > 5000
 
 
+def test_every_variant_is_compared_with_the_baseline_and_gated(res):
+    from ecgcmr.evaluate.compare import DELTA_COLUMNS, GATE_COLUMNS, read_gates
+
+    variants = [r for r in REPS if r != "baseline"]
+    gates = read_gates(res / "tables" / "gates.csv")
+    assert list(gates.columns) == GATE_COLUMNS and list(dict.fromkeys(gates["variant"])) == variants
+    deltas = pd.read_csv(res / "tables" / "deltas.csv")
+    assert list(deltas.columns) == DELTA_COLUMNS and set(deltas["baseline"]) == {"baseline"}
+    for v in variants:
+        d = deltas[deltas["arm"] == v]
+        assert list(d.loc[d["kind"] == "target", "target"]) == T1, d
+        scored = d[d["note"].isna()]
+        assert (scored["n_test"] > 0).all() and (scored["n_boot"] == 2000).all(), scored
+        status = gates.loc[gates["variant"] == v, "conclusion"].iloc[0]
+        if status != "informative":   # a one-epoch run: a failed gate, shown as such, never "no effect"
+            assert (scored["conclusion"] == status).all(), scored
+    for v in variants:   # the markdown says, per variant, what the run may conclude
+        status = gates.loc[gates["variant"] == v, "conclusion"].iloc[0]
+        assert f"Run: **{status}**" in (res / "tables" / "deltas.md").read_text()
+        assert f"## {v}: {status}" in (res / "tables" / "gates.md").read_text()
+
+
 def test_inference_manifest_names_every_seed_of_every_table1_target(res):
     m = json.loads((res / "inference" / "manifest.json").read_text())
     rep = EVAL["inference_representation"]
@@ -160,7 +182,7 @@ def test_report_holds_the_tables_and_plots_without_rst_errors(tiny_run, tmp_path
     for name in ("table1.html", "table2.html", "table3.html", "table1_bars.png", "table2_bars.png",
                  f"shared_space_{EVAL['projection_variant']}.png", "benchmarks_summary.png",
                  "cohort_flow.png", "baseline_characteristics.html", "exclusions_pseudonymised.csv",
-                 f"roc_{rep}.png", f"scatter_{rep}.png"):
+                 f"roc_{rep}.png", f"scatter_{rep}.png", "deltas.csv", "gates.csv"):
         assert name in html, f"{name} not in the report"
     assert "ecgcmr: CMR-guided ECG representations" in html
     # docutils renders broken reStructuredText (workflow.rst, captions) as a System Message

@@ -1,4 +1,4 @@
-"""ViT sizes and CMR views are declared once, in the tables of ecgcmr.models.specs: the
+"""ViT sizes and CMR views are declared once, in the tables of ecgcmr.specs: the
 schema, the rules' wildcard patterns and Tables 2-3 derive from them, an unknown name
 stops the run at load time naming the known ones, and a view added to the table (the
 "How to add" of docs/architecture.md) is picked up by every derivation."""
@@ -12,7 +12,7 @@ import yaml
 
 from conftest_workflow import REPO, TINY, planned_jobs, snakemake
 from ecgcmr.config import ConfigError, load_config
-from ecgcmr.models import specs
+from ecgcmr import specs
 
 SIZES, VIEWS = list(specs.VIT_SIZES), list(specs.VIEWS)
 # the files that listed the names again before they derived them

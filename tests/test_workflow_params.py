@@ -49,6 +49,13 @@ def test_changed_hyperparameter_reruns_exactly_its_downstream(tiny_run, tmp_path
     assert probe_rerun["probe"] > 0, probe_rerun
     assert not UPSTREAM_OF_PROBES & set(probe_rerun), probe_rerun
     assert probe_rerun == dry_run(tiny_run, args=("--forcerun", "probe", "probe_vit"))
+    # the comparison reads the probes' predictions; the gates read only the models
+    assert probe_rerun["compare_deltas"] == 1 and "compare_gates" not in probe_rerun, probe_rerun
+
+    n_boot = override(tmp_path, "n_boot", {"compare": {"n_boot": 500}})
+    boot_rerun = dry_run(tiny_run, n_boot)
+    assert boot_rerun["compare_deltas"] == 1, boot_rerun
+    assert not (UPSTREAM_OF_PROBES | {"probe", "probe_vit", "compare_gates", "table1"}) & set(boot_rerun), boot_rerun
 
 
 def test_runtime_settings_and_labels_rerun_no_model(tiny_run, tmp_path):  # noqa: F811

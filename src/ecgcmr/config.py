@@ -120,24 +120,24 @@ def check_variants(cfg: dict) -> None:
 
 def check_models(cfg: dict) -> None:
     """ViT sizes and CMR views named in the config, checked once at load time against
-    the tables of ``ecgcmr.models.specs`` (the one list of each; the schema names none):
+    the tables of ``ecgcmr.specs`` (the one list of each; the schema names none):
     one ConfigError naming the key, the unknown name and the known ones."""
-    from ecgcmr.models.specs import PHASE_LAYOUTS, PHASE_MODALITIES, VIEWS, VIT_SIZES
+    from ecgcmr.specs import PHASE_LAYOUTS, PHASE_MODALITIES, VIEWS, VIT_SIZES
 
     sizes, views = list(VIT_SIZES), list(VIEWS)
     modalities = ["ecg", *PHASE_MODALITIES, *views]
     named = [("pretrain_ecg.sizes", cfg["pretrain_ecg"]["sizes"], sizes, "ViT size",
-              "ecgcmr.models.specs.VIT_SIZES, Table 3"),
+              "ecgcmr.specs.VIT_SIZES, Table 3"),
              ("align.ecg_size", [cfg["align"]["ecg_size"]], sizes, "ViT size",
-              "ecgcmr.models.specs.VIT_SIZES, Table 3"),
+              "ecgcmr.specs.VIT_SIZES, Table 3"),
              ("evaluate.vit_sizes", cfg["evaluate"]["vit_sizes"], sizes, "ViT size",
-              "ecgcmr.models.specs.VIT_SIZES, Table 3"),
+              "ecgcmr.specs.VIT_SIZES, Table 3"),
              ("pretrain_cmr.views", cfg["pretrain_cmr"]["views"], views, "CMR view",
-              "ecgcmr.models.specs.VIEWS"),
+              "ecgcmr.specs.VIEWS"),
              ("align.phase_encoder", [cfg["align"]["phase_encoder"]], list(PHASE_LAYOUTS), "phase encoder",
-              "ecgcmr.models.specs.PHASE_LAYOUTS")]
+              "ecgcmr.specs.PHASE_LAYOUTS")]
     named += [(f"align.variants.{v}.pairs", [m for pair in spec["pairs"] for m in pair], modalities,
-               "modality", "ecg, ed, es or a view of ecgcmr.models.specs.VIEWS")
+               "modality", "ecg, ed, es or a view of ecgcmr.specs.VIEWS")
               for v, spec in cfg["align"]["variants"].items()]
     for key, names, known, what, where in named:
         unknown = [n for n in names if n not in known]

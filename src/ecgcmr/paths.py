@@ -179,6 +179,15 @@ class Paths:
     def tables_dir(self) -> str:
         return self._p("tables")
 
+    def deltas(self, ext: str = "csv") -> str:
+        """Each alignment variant vs the baseline: paired-bootstrap Δ, interval and
+        verdict per Table 1 target and block (csv, md)."""
+        return self._p("tables", f"deltas.{ext}")
+
+    def gates(self, ext: str = "csv") -> str:
+        """The four gates of each variant and what its comparison may conclude (csv, md)."""
+        return self._p("tables", f"gates.{ext}")
+
     # --- what a report and a prediction rest on (issue 13) ---
     @property
     def training_ranges(self) -> str:

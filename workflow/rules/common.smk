@@ -6,11 +6,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
 from ecgcmr.config import check_models, check_variants
-from ecgcmr.models import specs
+from ecgcmr import specs
 from ecgcmr.paths import Paths
 
 # what the schema cannot say: representations name configured alignment variants, and
-# sizes, views and modalities name rows of the model tables (ecgcmr.models.specs)
+# sizes, views and modalities name rows of the model tables (ecgcmr.specs)
 check_variants(config)
 check_models(config)
 P = Paths(config["results_dir"])
@@ -87,7 +87,7 @@ def trainer_retries():
 
 def align_view(modality):
     """The CMR view behind a non-ECG modality of an alignment variant: ed/es are the
-    phase encoders of kind align.phase_encoder (ecgcmr.models.specs.phase_view)."""
+    phase encoders of kind align.phase_encoder (ecgcmr.specs.phase_view)."""
     return specs.align_view(modality, cfg("align", "phase_encoder"))
 
 

@@ -27,7 +27,7 @@ INFERENCE_MANIFEST = P.inference_manifest
 TABLES = P.tables_dir()
 # the baseline and every configured alignment variant: a new variant needs no edit here
 TABLE1_REP_PATTERN = "|".join(re.escape(r) for r in [BASELINE, *cfg("align", "variants")])
-VIT_REP_PATTERN = f"vit_({specs.pattern(specs.VIT_SIZES)})"   # Table 3 rows (ecgcmr.models.specs)
+VIT_REP_PATTERN = f"vit_({specs.pattern(specs.VIT_SIZES)})"   # Table 3 rows (ecgcmr.specs)
 # The ECG encoder behind each representation: baseline is the MAE alignment starts from.
 ENCODER_OF = {
     BASELINE: P.ecg_mae.format(size=cfg("align", "ecg_size")),

@@ -51,7 +51,7 @@ ALL_TARGETS += expand(str(Path(ECG_MAE_DIR, "figure2.png")), size=PRETRAIN_ECG["
 
 # --- CMR encoders (pretrain_cmr rules: H4b) ----------------------------------------------
 # Rules for the CMR encoders go below this line; they reuse trainer_params(section).
-# One job per view (a row of ecgcmr.models.specs.VIEWS): ecgcmr.train.pretrain_cmr.
+# One job per view (a row of ecgcmr.specs.VIEWS): ecgcmr.train.pretrain_cmr.
 PRETRAIN_CMR = cfg("pretrain_cmr")
 CMR_MODEL_KEYS = ["backbone", "lstm_hidden", "time_stride"]   # CmrEncoderConfig fields
 CMR_MODEL_DIR = P.model_dir("cmr_{view}")

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..splits import eids_of, subjects
+
 MAE_MSE_MAX = 0.7
 LVEF_R2_MIN = 0.8
 RETRIEVAL_TIMES_CHANCE = 5.0
@@ -161,22 +163,22 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
                 device: str = "cpu") -> float:
     """Gate 2's value from the files: the frozen ED and ES encoders (``cmr_{view}/
     encoder.pt``) embed the paired training and validation subjects that have crops and
-    an LVEF; :func:`ridge_lvef_r2` on the two embeddings side by side."""
+    an LVEF; :func:`ridge_lvef_r2` on the two embeddings side by side. ``device``: cpu,
+    cuda or auto (the GPU if there is one), as the config's ``evaluate.device``."""
+    from ecgcmr.core.device import resolve_device
     from ecgcmr.models import load_cmr_encoder
     from ecgcmr.models.cmr_encoders import VIEWS
     from ecgcmr.models.cmr_encoders import cmr_embeddings
 
-    split = pd.read_parquet(splits, columns=["eid", "paired_split"]).astype({"eid": str})
-    have = set(pd.read_parquet(crop_index, columns=["eid"])["eid"].astype(str))
     lvef = pd.read_parquet(targets, columns=["eid", "LVEF"]).astype({"eid": str}).set_index("eid")["LVEF"].dropna()
-    eids = {s: sorted(e for e in split.loc[split["paired_split"] == s, "eid"] if e in have and e in lvef.index)
-            for s in ("train", "val")}
+    have = eids_of(crop_index) & set(lvef.index)
+    eids = {s: subjects(splits, s, of="paired", having=have) for s in ("train", "val")}
     encoders = [load_cmr_encoder(p) for p in (ed_encoder, es_encoder)]
     phases = [VIEWS[e.config.view].crop for e in encoders]
     if phases != ["ED", "ES"]:
         raise ValueError(f"{ed_encoder}, {es_encoder}: need an ED and an ES encoder, got {phases}")
     z = {s: np.hstack([cmr_embeddings(e, str(crop_index), eids[s], VIEWS[e.config.view].crop,
-                                      batch_size, device).numpy() for e in encoders])
+                                      batch_size, resolve_device(device)).numpy() for e in encoders])
          for s in ("train", "val")}
     return ridge_lvef_r2(z["train"], lvef[eids["train"]].to_numpy(), z["val"], lvef[eids["val"]].to_numpy())
 

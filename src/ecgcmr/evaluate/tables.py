@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..models.specs import VIT_SIZES as SIZE_TABLE
+from ..specs import VIT_SIZES as SIZE_TABLE
 from ..phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def count_parameters(module) -> int:
 def table3(encoders: dict[str, str | Path], out_dir: str | Path) -> pd.DataFrame:
     """Table 3: architecture of each trained ViT size, read from the encoder files
     (layers, heads, width: the constructor arguments saved with the encoder, checked
-    against the size table of ``ecgcmr.models.specs``; parameters counted on the
+    against the size table of ``ecgcmr.specs``; parameters counted on the
     loaded encoder, without the MAE decoder)."""
     from ..models import load_ecg_encoder
 

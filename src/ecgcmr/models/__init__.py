@@ -13,7 +13,7 @@ from pathlib import Path
 from ecgcmr.errors import InputError
 
 # torch is imported inside the functions: importing ecgcmr.models (for the torch-free
-# tables of ecgcmr.models.specs) must not load it
+# tables of ecgcmr.specs) must not load it
 
 
 def save_ecg_encoder(model, path: str | Path, meta: dict | None = None) -> None:

@@ -1,7 +1,7 @@
 """CMR encoders (paper 2.2, "CMR Encoder Training"; Table 1's CMR representations).
 
 One class, :class:`CmrEncoder`, covers every view; the views differ only by the
-:data:`~ecgcmr.models.specs.VIEWS` table (which crop they read, how the crop is fed to the backbone), so a
+:data:`~ecgcmr.specs.VIEWS` table (which crop they read, how the crop is fed to the backbone), so a
 new representation is a row of data, not a copy of the network:
 
 =========  =====  ===========================================================
@@ -37,7 +37,7 @@ from ecgcmr.core import distributed as D
 from ecgcmr.core.files import atomic_save
 from ecgcmr.errors import InputError
 # the view table is torch-free (the workflow reads it when it parses); re-exported here
-from ecgcmr.models.specs import VIEWS, ViewSpec  # noqa: F401
+from ecgcmr.specs import VIEWS, ViewSpec  # noqa: F401
 
 # MONAI's ResNet constructors by name; the paper uses resnet50 everywhere. Smaller
 # depths are offered only so the laptop demo can trade accuracy for minutes.

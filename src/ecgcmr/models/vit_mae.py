@@ -3,7 +3,7 @@
 One class, its methods the steps of the method, as in the MAE reference
 (facebookresearch/mae ``models_mae.py``): ``patchify`` → ``random_masking`` →
 ``forward_encoder`` → ``forward_decoder`` → ``forward_loss``. Sizes are rows of
-:data:`~ecgcmr.models.specs.VIT_SIZES` (Table 3), not subclasses.
+:data:`~ecgcmr.specs.VIT_SIZES` (Table 3), not subclasses.
 
 Tokens: a 12-lead ECG (B, 12, 5000) is cut into patches of 1 lead × ``patch_size``
 samples (default 100 → 12 × 50 = 600 tokens), ordered lead-major. Positions: the
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 # the size table is torch-free (the workflow reads it when it parses); re-exported here
-from ecgcmr.models.specs import TABLE3_PARAMS_M, VIT_SIZES  # noqa: F401
+from ecgcmr.specs import TABLE3_PARAMS_M, VIT_SIZES  # noqa: F401
 
 
 def sincos_1d(dim: int, n: int) -> torch.Tensor:
