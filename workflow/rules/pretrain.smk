@@ -31,6 +31,9 @@ rule pretrain_ecg:
     params:
         out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
         model=PRETRAIN_ECG["model"],
+        # ncc_weight only where it is used: changing it under `masked` reruns nothing
+        loss={"loss": PRETRAIN_ECG["loss"], **({"ncc_weight": PRETRAIN_ECG["ncc_weight"]}
+                                               if PRETRAIN_ECG["loss"] == "authors" else {})},
         train=trainer_params("pretrain_ecg"),
     threads: cpus("pretrain_ecg")
     resources:

@@ -18,6 +18,7 @@ from ecgcmr.core import distributed as D
 from ecgcmr.core.files import digest, input_files_signature
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
+from ecgcmr.models.mae_loss import LOSSES, authors_loss
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.splits import subjects
 from ecgcmr.train.figures import plot_reconstruction
@@ -30,6 +31,17 @@ def mae_step(model, batch: torch.Tensor):
     """The loop's step: masked-patch MSE of one batch of normalised ECGs."""
     loss, _, _ = model(batch)
     return loss, {}
+
+
+def authors_step(ncc_weight: float):
+    """The loop's step for ``loss: authors`` (ecgcmr.models.mae_loss); the masked-patch
+    MSE and the NCC go into the history as metrics (train_/val_masked_mse, _ncc)."""
+    def step(model, batch: torch.Tensor):
+        masked, pred, _ = model(batch)
+        # pred is lead-major (B, leads·n_time, patch): a reshape is unpatchify
+        loss, r = authors_loss(pred.reshape(batch.shape), batch, ncc_weight)
+        return loss, {"masked_mse": masked.detach(), "ncc": r.detach()}
+    return step
 
 
 def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]:
@@ -49,12 +61,20 @@ def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]
 
 
 def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_path: str | Path,
-                 out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict) -> dict:
+                 out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict,
+                 loss: str = "masked", ncc_weight: float = 1.0) -> dict:
     """Train the ``size`` ViT MAE; returns the loop's summary plus the test loss.
 
     ``model_cfg``: :class:`EcgMAE` arguments other than the size (patch_size,
-    mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields.
+    mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields;
+    ``loss``/``ncc_weight``: the training loss (ecgcmr.models.mae_loss). The test loss
+    is the masked-patch MSE whatever the training loss, so runs stay comparable.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"pretrain_ecg.loss must be one of {LOSSES}, got {loss!r}")
+    if loss == "authors" and model_cfg.get("norm_pix_loss"):
+        raise ValueError("pretrain_ecg.loss 'authors' compares the reconstruction with the "
+                         "input ECG; it cannot be combined with model.norm_pix_loss")
     out = Path(out_dir)
     D.init_from_env()
     cache = EcgCache(index_path, norm_stats_path)
@@ -66,14 +86,18 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
              size, model.encoder_parameters() / 1e6, *(len(eids[k]) for k in ("train", "val", "test")))
     signature = {"model": model.config, "data": digest({"train": eids["train"], "val": eids["val"]}),
                  "inputs": input_files_signature(index_path, norm_stats_path, splits_path)}
+    step = mae_step
+    if loss == "authors":  # only then in the signature: default runs resume their old checkpoints
+        signature["loss"] = {"loss": loss, "ncc_weight": ncc_weight}
+        step = authors_step(ncc_weight)
     summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
-                  mae_step, out, cfg, signature=signature)
+                  step, out, cfg, signature=signature)
     if D.is_main():
         test = eids["test"] or eids["val"]  # tiny cohorts may have no test ECG
         summary["test_loss"] = masked_patch_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
         meta = {"size": size, "best_epoch": summary["best_epoch"],
                 "best_val_loss": summary["best_val_loss"], "test_loss": summary["test_loss"],
-                "n_train": len(eids["train"]), "norm_stats": str(norm_stats_path)}
+                "loss": loss, "n_train": len(eids["train"]), "norm_stats": str(norm_stats_path)}
         save_ecg_encoder(model, out / "encoder.pt", meta=meta)
         figure2(model, cache, test[0], out / "figure2.png", seed=cfg.seed, title=f"ViT-{size} MAE")
         log.info("ECG MAE %s: best val loss %.4f (epoch %d), test loss %.4f", size,
