@@ -8,6 +8,7 @@ import yaml
 from ecgcmr.config import SCHEMA
 from ecgcmr.ecg.preprocess import filter_ecg
 from ecgcmr.train.align import align
+from ecgcmr.train.pretrain_ecg import pretrain_ecg
 
 PROPERTIES = yaml.safe_load(SCHEMA.read_text())["properties"]
 
@@ -25,6 +26,12 @@ def _disagreements(function, section: str) -> dict:
 def test_alignment_defaults_are_the_schemas():
     # embed_batch_size was 32 here and 16 in the schema
     assert _disagreements(align, "align") == {}
+
+
+def test_mae_loss_defaults_are_the_schemas():
+    # the paper's masked-patch MSE unless the config asks for the authors' loss
+    assert _disagreements(pretrain_ecg, "pretrain_ecg") == {}
+    assert PROPERTIES["pretrain_ecg"]["properties"]["loss"]["default"] == "masked"
 
 
 def test_ecg_filter_defaults_are_the_schemas():
