@@ -61,6 +61,16 @@ def test_gates_from_the_trainers_files(tmp_path):
     assert str(align / "metrics.json") in set(table["source"])
 
 
+def test_the_mae_gate_reads_the_masked_mse_under_the_authors_loss(tmp_path):
+    # pretrain_ecg.loss authors: val_loss is MSE(all) + (1 - NCC); the gate stays on the
+    # masked MSE of the best epoch (lowest val_loss), not on the lowest masked MSE
+    d = _mae_dir(tmp_path, [1.9, 1.2, 1.3])
+    hist = pd.read_csv(d / "history.csv")
+    hist["val_masked_mse"] = [0.9, 0.66, 0.6]
+    hist.to_csv(d / "history.csv", index=False)
+    assert G.mae_val_masked_mse(d) == pytest.approx(0.66)
+
+
 def test_a_failed_gate_makes_the_verdict_not_informative_never_no_effect(tmp_path):
     passing = G.science_gates(_mae_dir(tmp_path / "a", [0.5]), _align_dir(tmp_path / "a"), 16, 0.9)
     failing = G.science_gates(_mae_dir(tmp_path / "b", [0.95]), _align_dir(tmp_path / "b"), 16, 0.9)

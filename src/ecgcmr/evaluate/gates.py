@@ -102,8 +102,10 @@ def conclusion(gates: pd.DataFrame, verdict: str) -> str:
 # --- reading what the trainers wrote ---------------------------------------------------
 
 def mae_val_masked_mse(model_dir: str | Path) -> float:
-    """The best (lowest) validation masked MSE of an MAE run, from its ``history.csv``
-    (the epoch whose weights ``encoder.pt`` holds)."""
+    """The validation masked MSE of an MAE run's best epoch (lowest val_loss: the one
+    whose weights ``encoder.pt`` holds), from its ``history.csv``. Under
+    ``pretrain_ecg.loss: authors`` val_loss is that loss, and the masked MSE is its
+    own column, val_masked_mse."""
     path = Path(model_dir) / "history.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no MAE training history (has pretrain_ecg run?)")
@@ -113,6 +115,8 @@ def mae_val_masked_mse(model_dir: str | Path) -> float:
     loss = pd.to_numeric(hist["val_loss"], errors="coerce").dropna()
     if loss.empty:
         raise ValueError(f"{path}: no finite validation loss")
+    if "val_masked_mse" in hist.columns:
+        return float(hist.loc[loss.idxmin(), "val_masked_mse"])
     return float(loss.min())
 
 
