@@ -100,8 +100,8 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
                 "loss": loss, "n_train": len(eids["train"]), "norm_stats": str(norm_stats_path)}
         save_ecg_encoder(model, out / "encoder.pt", meta=meta)
         figure2(model, cache, test[0], out / "figure2.png", seed=cfg.seed, title=f"ViT-{size} MAE")
-        log.info("ECG MAE %s: best val loss %.4f (epoch %d), test loss %.4f", size,
-                 summary["best_val_loss"], summary["best_epoch"] + 1, summary["test_loss"])
+        log.info("ECG MAE %s: best val loss (%s) %.4f (epoch %d), test masked-patch MSE %.4f", size,
+                 loss, summary["best_val_loss"], summary["best_epoch"] + 1, summary["test_loss"])
     D.cleanup()
     return summary
 
