@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import yaml
 
+from ecgcmr.config import ConfigError, load_config
 from ecgcmr.models.mae_loss import authors_loss, ncc
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.train.pretrain_ecg import authors_step, mae_step, pretrain_ecg
@@ -88,3 +90,16 @@ def test_pretrain_ecg_refuses_an_unknown_loss_and_authors_with_norm_pix_loss(tmp
         pretrain_ecg("i", "n", "s", tmp_path, "tiny", {}, {}, loss="mse")
     with pytest.raises(ValueError, match="norm_pix_loss"):
         pretrain_ecg("i", "n", "s", tmp_path, "tiny", {"norm_pix_loss": True}, {}, loss="authors")
+
+
+def test_the_config_refuses_authors_with_norm_pix_loss_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"pretrain_ecg": {"loss": "authors", "model": {"norm_pix_loss": True}}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*'authors' cannot be combined"):
+        load_config(bad)
+    bad.write_text(yaml.safe_dump({"pretrain_ecg": {"loss": "mse"}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*'mse' is not one of"):
+        load_config(bad)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump({"pretrain_ecg": {"loss": "authors"}}))
+    assert load_config(ok)["pretrain_ecg"]["ncc_weight"] == 1.0

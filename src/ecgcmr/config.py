@@ -72,6 +72,7 @@ def validate(cfg: dict, name: str = "config") -> dict:
     try:
         check_variants(cfg)
         check_models(cfg)
+        check_mae_loss(cfg)
     except ConfigError as e:
         raise ConfigError(f"config file {name}: {e}") from None
     return cfg
@@ -143,3 +144,13 @@ def check_models(cfg: dict) -> None:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ConfigError(f"{key}: unknown {what} {unknown[0]!r}; known: {known} ({where})")
+
+
+def check_mae_loss(cfg: dict) -> None:
+    """``pretrain_ecg.loss: authors`` compares the reconstruction with the input ECG,
+    which ``norm_pix_loss`` would have replaced by normalised patches: refused at load
+    time rather than when the training job starts."""
+    ecg = cfg["pretrain_ecg"]
+    if ecg.get("loss") == "authors" and ecg.get("model", {}).get("norm_pix_loss"):
+        raise ConfigError("pretrain_ecg.loss 'authors' cannot be combined with "
+                          "pretrain_ecg.model.norm_pix_loss: true")

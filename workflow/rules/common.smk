@@ -5,14 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
-from ecgcmr.config import check_models, check_variants
+from ecgcmr.config import check_mae_loss, check_models, check_variants
 from ecgcmr import specs
 from ecgcmr.paths import Paths
 
 # what the schema cannot say: representations name configured alignment variants, and
-# sizes, views and modalities name rows of the model tables (ecgcmr.specs)
+# sizes, views and modalities name rows of the model tables (ecgcmr.specs); the
+# authors' MAE loss needs the raw patches
 check_variants(config)
 check_models(config)
+check_mae_loss(config)
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
