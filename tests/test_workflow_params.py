@@ -69,3 +69,13 @@ def test_runtime_settings_and_labels_rerun_no_model(tiny_run, tmp_path):  # noqa
     label_rerun = dry_run(tiny_run, label)
     assert label_rerun["table1"] == 1 and label_rerun["probe_plots_table1"] == 1, label_rerun
     assert not (UPSTREAM_OF_PROBES | {"probe", "probe_vit"}) & set(label_rerun), label_rerun
+
+
+def test_the_mae_loss_reruns_pretrain_ecg_and_its_downstream(tiny_run, tmp_path):  # noqa: F811
+    authors = override(tmp_path, "mae_loss", {"pretrain_ecg": {"loss": "authors"}})
+    rerun = dry_run(tiny_run, authors)
+    assert rerun["pretrain_ecg"] >= 1, rerun
+    assert not (NOT_ECG_DOWNSTREAM | {"ingest_ecg", "ecg_norm_stats"}) & set(rerun), rerun
+    assert rerun == dry_run(tiny_run, args=("--forcerun", "pretrain_ecg"))
+    # the NCC weight is no param under the default (masked) loss
+    assert dry_run(tiny_run, override(tmp_path, "ncc", {"pretrain_ecg": {"ncc_weight": 0.5}})) == {}
