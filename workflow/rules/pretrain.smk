@@ -32,6 +32,7 @@ rule pretrain_ecg:
         out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
         model=PRETRAIN_ECG["model"],
         train=trainer_params("pretrain_ecg"),
+        augment=PRETRAIN_ECG["augment"],
     threads: cpus("pretrain_ecg")
     resources:
         **size("pretrain_ecg"),

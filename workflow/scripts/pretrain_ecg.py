@@ -8,4 +8,5 @@ with snakemake_logging(snakemake):
     configure_threads(snakemake.threads)
     i, p = snakemake.input, snakemake.params
     pretrain_ecg(i.index, i.norm_stats, i.splits, p.out_dir, snakemake.wildcards.size,
-                 model_cfg=p.model, train_cfg={**p.train, **trainer_runtime(snakemake.config, "pretrain_ecg")})
+                 model_cfg=p.model, train_cfg={**p.train, **trainer_runtime(snakemake.config, "pretrain_ecg")},
+                 augment=p.augment)

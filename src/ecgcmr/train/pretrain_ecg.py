@@ -16,6 +16,7 @@ import torch
 
 from ecgcmr.core import distributed as D
 from ecgcmr.core.files import digest, input_files_signature
+from ecgcmr.ecg.augment import EcgAugment
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.vit_mae import EcgMAE
@@ -30,6 +31,18 @@ def mae_step(model, batch: torch.Tensor):
     """The loop's step: masked-patch MSE of one batch of normalised ECGs."""
     loss, _, _ = model(batch)
     return loss, {}
+
+
+def make_mae_step(augment: EcgAugment):
+    """``mae_step`` on augmented ECGs while training; validation (``model.eval()``)
+    sees the ECGs as they are. Off, it is ``mae_step`` itself: no extra RNG draw."""
+    if not augment.enabled:
+        return mae_step
+
+    def step(model, batch: torch.Tensor):
+        return mae_step(model, augment(batch) if model.training else batch)
+
+    return step
 
 
 def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]:
@@ -49,25 +62,30 @@ def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]
 
 
 def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_path: str | Path,
-                 out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict) -> dict:
+                 out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict,
+                 augment: dict | None = None) -> dict:
     """Train the ``size`` ViT MAE; returns the loop's summary plus the test loss.
 
     ``model_cfg``: :class:`EcgMAE` arguments other than the size (patch_size,
-    mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields.
+    mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields;
+    ``augment``: ``pretrain_ecg.augment`` (:meth:`EcgAugment.from_config`; None = off).
     """
     out = Path(out_dir)
     D.init_from_env()
     cache = EcgCache(index_path, norm_stats_path)
     eids = split_eids(splits_path, cache)
     cfg = TrainConfig.from_config(train_cfg)
+    aug = EcgAugment.from_config(augment)
     torch.manual_seed(cfg.seed)  # initialisation
     model = EcgMAE.from_size(size, **model_cfg)
     log.info("ECG MAE %s: %.2f M encoder parameters; %d train / %d val / %d test ECGs",
              size, model.encoder_parameters() / 1e6, *(len(eids[k]) for k in ("train", "val", "test")))
     signature = {"model": model.config, "data": digest({"train": eids["train"], "val": eids["val"]}),
                  "inputs": input_files_signature(index_path, norm_stats_path, splits_path)}
+    if aug.enabled:  # only then: an unaugmented run's checkpoint resumes as before
+        signature["augment"] = dict(vars(aug))
     summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
-                  mae_step, out, cfg, signature=signature)
+                  make_mae_step(aug), out, cfg, signature=signature)
     if D.is_main():
         test = eids["test"] or eids["val"]  # tiny cohorts may have no test ECG
         summary["test_loss"] = masked_patch_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
