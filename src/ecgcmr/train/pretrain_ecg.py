@@ -10,6 +10,7 @@ and ``figure2.png`` (original vs reconstructed 12 leads of one test subject).
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -83,7 +84,7 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
     signature = {"model": model.config, "data": digest({"train": eids["train"], "val": eids["val"]}),
                  "inputs": input_files_signature(index_path, norm_stats_path, splits_path)}
     if aug.enabled:  # only then: an unaugmented run's checkpoint resumes as before
-        signature["augment"] = dict(vars(aug))
+        signature["augment"] = asdict(aug)
     summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
                   make_mae_step(aug), out, cfg, signature=signature)
     if D.is_main():
