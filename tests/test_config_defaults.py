@@ -18,7 +18,8 @@ def _disagreements(function, section: str) -> dict:
     out = {}
     for name, p in inspect.signature(function).parameters.items():
         if p.default is not inspect.Parameter.empty and "default" in schema.get(name, {}):
-            if p.default != schema[name]["default"]:
+            # None for "no setting" in Python is the schema's empty object ({}: augment off)
+            if (p.default if p.default is not None else {}) != schema[name]["default"]:
                 out[name] = (p.default, schema[name]["default"])
     return out
 

@@ -81,3 +81,22 @@ def test_pretrain_ecg_refuses_a_split_without_validation(cache, tmp_path):
     with pytest.raises(ValueError, match="train and val"):
         pretrain_ecg(cache / "index.parquet", cache / "norm_stats.json", tmp_path / "splits.parquet",
                      tmp_path / "out", "tiny", MODEL, TRAIN)
+
+
+@pytest.mark.slow
+def test_augmented_pretraining_trains_and_is_not_resumed_without_it(cache, tmp_path):
+    # bf16 autocast (amp) with the FFT of the surrogate inside: finite losses; and the
+    # augmentation is part of the checkpoint's key, so an unaugmented rerun retrains
+    torch.set_num_threads(1)
+    train = {**TRAIN, "epochs": 1, "warmup_epochs": 0}
+    model = {**MODEL, "patch_size": 500}
+    augment = {"ft_surrogate": {"p": 1.0, "phase_noise": 0.1}, "jitter": {"p": 1.0, "sigma": 0.25},
+               "rescale": {"p": 1.0, "sigma": 0.5}}
+    args = (cache / "index.parquet", cache / "norm_stats.json", cache / "splits.parquet",
+            tmp_path / "out", "tiny", model, train)
+    on = pretrain_ecg(*args, augment=augment)
+    off = pretrain_ecg(*args)
+    fresh = pretrain_ecg(*args[:3], tmp_path / "fresh", *args[4:], augment={})
+    assert np.isfinite(on["history"][0]["train_loss"]) and np.isfinite(on["test_loss"])
+    losses = [[(h["train_loss"], h["val_loss"]) for h in r["history"]] for r in (on, off, fresh)]
+    assert losses[1] == losses[2] != losses[0]

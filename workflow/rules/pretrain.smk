@@ -35,6 +35,7 @@ rule pretrain_ecg:
         loss={"loss": PRETRAIN_ECG["loss"], **({"ncc_weight": PRETRAIN_ECG["ncc_weight"]}
                                                if PRETRAIN_ECG["loss"] == "authors" else {})},
         train=trainer_params("pretrain_ecg"),
+        augment=PRETRAIN_ECG["augment"],
     threads: cpus("pretrain_ecg")
     resources:
         **size("pretrain_ecg"),

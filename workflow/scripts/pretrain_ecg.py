@@ -9,4 +9,4 @@ with snakemake_logging(snakemake):
     i, p = snakemake.input, snakemake.params
     pretrain_ecg(i.index, i.norm_stats, i.splits, p.out_dir, snakemake.wildcards.size,
                  model_cfg=p.model, train_cfg={**p.train, **trainer_runtime(snakemake.config, "pretrain_ecg")},
-                 **p.loss)
+                 **p.loss, augment=p.augment)

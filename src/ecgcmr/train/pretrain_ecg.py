@@ -10,12 +10,14 @@ and ``figure2.png`` (original vs reconstructed 12 leads of one test subject).
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from ecgcmr.core import distributed as D
 from ecgcmr.core.files import digest, input_files_signature
+from ecgcmr.ecg.augment import EcgAugment
 from ecgcmr.ecg.cache import EcgCache, EcgDataset
 from ecgcmr.models import save_ecg_encoder
 from ecgcmr.models.mae_loss import LOSSES, authors_loss
@@ -41,6 +43,20 @@ def authors_step(ncc_weight: float):
         # pred is lead-major (B, leads·n_time, patch): a reshape is unpatchify
         loss, r = authors_loss(pred.reshape(batch.shape), batch, ncc_weight)
         return loss, {"masked_mse": masked.detach(), "ncc": r.detach()}
+
+    return step
+
+
+def make_mae_step(augment: EcgAugment, base=mae_step):
+    """``base`` (``mae_step`` or :func:`authors_step`) on augmented ECGs while training;
+    validation (``model.eval()``) sees the ECGs as they are. Off, it is ``base`` itself:
+    no extra RNG draw."""
+    if not augment.enabled:
+        return base
+
+    def step(model, batch: torch.Tensor):
+        return base(model, augment(batch) if model.training else batch)
+
     return step
 
 
@@ -62,13 +78,14 @@ def split_eids(splits_path: str | Path, cache: EcgCache) -> dict[str, list[str]]
 
 def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_path: str | Path,
                  out_dir: str | Path, size: str, model_cfg: dict, train_cfg: dict,
-                 loss: str = "masked", ncc_weight: float = 1.0) -> dict:
+                 loss: str = "masked", ncc_weight: float = 1.0, augment: dict | None = None) -> dict:
     """Train the ``size`` ViT MAE; returns the loop's summary plus the test loss.
 
     ``model_cfg``: :class:`EcgMAE` arguments other than the size (patch_size,
     mask_ratio, decoder_*, ...); ``train_cfg``: :class:`TrainConfig` fields;
     ``loss``/``ncc_weight``: the training loss (ecgcmr.models.mae_loss). The test loss
     is the masked-patch MSE whatever the training loss, so runs stay comparable.
+    ``augment``: ``pretrain_ecg.augment`` (:meth:`EcgAugment.from_config`; None = off).
     """
     if loss not in LOSSES:
         raise ValueError(f"pretrain_ecg.loss must be one of {LOSSES}, got {loss!r}")
@@ -80,6 +97,7 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
     cache = EcgCache(index_path, norm_stats_path)
     eids = split_eids(splits_path, cache)
     cfg = TrainConfig.from_config(train_cfg)
+    aug = EcgAugment.from_config(augment)
     torch.manual_seed(cfg.seed)  # initialisation
     model = EcgMAE.from_size(size, **model_cfg)
     log.info("ECG MAE %s: %.2f M encoder parameters; %d train / %d val / %d test ECGs",
@@ -90,8 +108,10 @@ def pretrain_ecg(index_path: str | Path, norm_stats_path: str | Path, splits_pat
     if loss == "authors":  # only then in the signature: default runs resume their old checkpoints
         signature["loss"] = {"loss": loss, "ncc_weight": ncc_weight}
         step = authors_step(ncc_weight)
+    if aug.enabled:  # only then: an unaugmented run's checkpoint resumes as before
+        signature["augment"] = asdict(aug)
     summary = fit(model, EcgDataset(cache, eids["train"]), EcgDataset(cache, eids["val"]),
-                  step, out, cfg, signature=signature)
+                  make_mae_step(aug, step), out, cfg, signature=signature)
     if D.is_main():
         test = eids["test"] or eids["val"]  # tiny cohorts may have no test ECG
         summary["test_loss"] = masked_patch_mse(model, EcgDataset(cache, test), cfg.batch_size, cfg.seed)
