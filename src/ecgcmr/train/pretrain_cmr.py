@@ -118,7 +118,8 @@ def pretrain_cmr(view: str, crop_index: str, targets: str, splits: str, out_dir:
 
     crop = VIEWS[view].crop
     datasets = {s: CmrCropDataset(crop_index, eids[s], crop, targets=std_targets, target_columns=columns,
-                                  in_memory=crops_in_memory) for s in ("train", "val")}
+                                  # 50-frame 2D+t crops would need ~53 GB at UKB size: on disk
+                                  in_memory=crops_in_memory and crop != "2DT") for s in ("train", "val")}
     options = {k: model[k] for k in MODEL_KEYS if k in model}
     cfg = TrainConfig.from_config(train)
     seed_everything(cfg.seed)   # the initial weights: fit() seeds only what follows them
