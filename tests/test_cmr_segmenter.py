@@ -124,6 +124,39 @@ def test_the_same_run_resumes_its_checkpoint(tmp_path, caplog):
     assert _same_weights(first, again)
 
 
+def test_a_run_stopped_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    """SIGTERM in epoch 2 of 3: the rerun redoes epoch 2 from the checkpoint written
+    before it. The augmentations' random states are in that checkpoint; before they were,
+    the rerun replayed epoch 0's flips and affines and ended on other weights."""
+    import signal
+
+    import ecgcmr.cmr.segmenter as seg
+
+    train = {**TINY_TRAIN, "epochs": 3, "augment": {**TINY_TRAIN["augment"], "flip_prob": 0.5,
+                                                      "rotate_prob": 0.5, "intensity_prob": 0.5}}
+    uninterrupted = _train(None, train)
+    forwards = {"n": 0}
+    real_build = seg.build_unet
+
+    def build_with_sigterm(**arch):
+        net = real_build(**arch)
+
+        def hook(*_):
+            forwards["n"] += 1
+            if forwards["n"] == 3:   # epoch 2's first batch (2 batches an epoch)
+                signal.raise_signal(signal.SIGTERM)
+        net.register_forward_hook(hook)
+        return net
+
+    monkeypatch.setattr(seg, "build_unet", build_with_sigterm)
+    ckpt = tmp_path / "checkpoint.pt"
+    with pytest.raises(RuntimeError, match="stopped by signal in epoch 1"):
+        _train(ckpt, train)
+    monkeypatch.setattr(seg, "build_unet", real_build)
+    resumed = _train(ckpt, train)
+    assert _same_weights(resumed, uninterrupted)
+
+
 # --- end to end on a matrix smaller than the patch ----------------------------------------
 
 @pytest.mark.slow

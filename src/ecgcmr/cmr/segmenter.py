@@ -238,13 +238,15 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
         model.load_state_dict(state["model"]), opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"]), torch.set_rng_state(state["torch_rng"])
+        if "transform_rng" in state:   # checkpoints written before it was kept replay epoch 0's
+            set_transform_rng_states(loader.dataset.transform, state["transform_rng"])
         start = state["epoch"]
         log.info("resumed segmenter training at epoch %d", start)
     flag = _stop_on_signals()
     try:
         for epoch in range(start, train["epochs"]):
             if checkpoint:  # the state *before* the epoch: a stopped epoch is redone whole
-                _save_checkpoint(checkpoint, key, model, opt, sched, generator, epoch)
+                _save_checkpoint(checkpoint, key, model, opt, sched, generator, epoch, loader.dataset.transform)
             model.train()
             total, n = 0.0, 0
             for batch in loader:
@@ -258,18 +260,57 @@ def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict,
                     raise _Preempted(f"stopped by signal in epoch {epoch}; rerun to resume")
             log.info("segmenter epoch %d/%d: train loss %.4f", epoch + 1, train["epochs"], total / max(n, 1))
         if checkpoint:
-            _save_checkpoint(checkpoint, key, model, opt, sched, generator, train["epochs"])
+            _save_checkpoint(checkpoint, key, model, opt, sched, generator, train["epochs"],
+                             loader.dataset.transform)
     finally:
         for s, h in flag["previous"].items():
             signal.signal(s, h)
     return model.eval()
 
 
-def _save_checkpoint(path, key: dict, model, opt, sched, generator, epoch: int) -> None:
+def _save_checkpoint(path, key: dict, model, opt, sched, generator, epoch: int, transform) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                  "scheduler": sched.state_dict(),
-                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}, Path(path))
+                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                 "transform_rng": transform_rng_states(transform)}, Path(path))
+
+
+def _random_states(obj, seen: set | None = None) -> list[np.random.RandomState]:
+    """Every ``RandomState`` (MONAI's ``Randomizable.R``) inside a transform, in a fixed
+    order: Compose -> its transforms -> their inner transforms (RandAffined's RandAffine
+    and its grid)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, np.random.RandomState):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [r for item in obj for r in _random_states(item, seen)]
+    if not hasattr(obj, "__dict__") or isinstance(obj, (np.ndarray, torch.Tensor)):
+        return []
+    return [r for k, v in vars(obj).items() if not k.startswith("__") for r in _random_states(v, seen)]
+
+
+def transform_rng_states(transform) -> list[dict]:
+    """The augmentations' random states, as tensors and numbers (``weights_only`` loads
+    them). MONAI seeds its transforms once, when the DataLoader is built; without these,
+    a resumed run would replay epoch 0's augmentations instead of continuing."""
+    out = []
+    for r in _random_states(transform):
+        _, keys, pos, has_gauss, cached = r.get_state()
+        out.append({"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                    "has_gauss": int(has_gauss), "cached": float(cached)})
+    return out
+
+
+def set_transform_rng_states(transform, states: list[dict]) -> None:
+    rngs = _random_states(transform)
+    if len(rngs) != len(states):
+        raise ValueError(f"checkpoint holds {len(states)} augmentation random states, the transform has {len(rngs)}")
+    for r, st in zip(rngs, states):
+        r.set_state(("MT19937", st["keys"].numpy().astype(np.uint32), st["pos"], st["has_gauss"], st["cached"]))
 
 
 def evaluate_dice(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, groups: np.ndarray,
