@@ -35,7 +35,7 @@ def prediction_files(root, rng) -> list:
                                   "y_pred": lvef + scale * noise[s][0]}),
                     pd.DataFrame({"eid": eids, "target": "AF", "task": "classification", "y_true": af,
                                   "y_pred": af + scale * noise[s][1]})]
-            df = pd.concat(rows).assign(seed=s, representation=rep)[PREDICTION_COLUMNS]
+            df = pd.concat(rows).assign(seed=s, train_seed=0, representation=rep)[PREDICTION_COLUMNS]
             files.append(root / f"{rep}_seed{s}.parquet")
             df.to_parquet(files[-1])
     return files
@@ -128,3 +128,24 @@ def test_a_broken_gates_table_is_named(tmp_path):
         C.read_gates(bad)
     with pytest.raises(FileNotFoundError, match="compare_gates"):
         C.read_gates(tmp_path / "none.csv")
+
+
+def test_gates_of_every_training_run(tmp_path):
+    # run k of an alignment starts from MAE run k: each run's gates are rows of their own,
+    # the CMR encoders' gate (trained once) is one row, and one failed run fails the variant
+    mae, align = [], []
+    for k, (mse, top1) in enumerate(((0.5, 0.5), (0.6, 0.01))):
+        mae.append(tmp_path / f"ecg_mae_tiny{'' if k == 0 else f'_trainseed{k}'}")
+        align.append(tmp_path / f"align_dual_phase{'' if k == 0 else f'_trainseed{k}'}")
+        mae[k].mkdir(), align[k].mkdir()
+        pd.DataFrame({"epoch": [0], "val_loss": [mse]}).to_csv(mae[k] / "history.csv", index=False)
+        (align[k] / "metrics.json").write_text(json.dumps({"top1_ecg_to_ed": top1, "chance": 1 / 40,
+                                                           "best_val_loss": 1.0}))
+    table = C.gates_table(mae, {"dual_phase": align}, align_batch_size=16, lvef_r2=0.9)
+    assert table["gate"].str.startswith("ridge LVEF").sum() == 1
+    assert len(table) == 1 + 2 * 3 and table["gate"].str.endswith("(training run 1)").sum() == 3
+    assert table["conclusion"].iloc[0] == "not informative (failed: alignment top-1 retrieval ECG→ed (validation) (training run 1))"
+    one_run = C.gates_table(mae[0], {"dual_phase": align[0]}, align_batch_size=16, lvef_r2=0.9)
+    assert one_run["conclusion"].iloc[0] == "informative" and not one_run["gate"].str.contains("training run").any()
+    with pytest.raises(ValueError, match="run k of an alignment starts from MAE run k"):
+        C.gates_table(mae, {"dual_phase": align[:1]}, align_batch_size=16, lvef_r2=0.9)

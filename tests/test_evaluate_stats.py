@@ -17,11 +17,13 @@ from ecgcmr.evaluate.stats import (BETTER, NO_DIFFERENCE, WORSE, paired_bootstra
 from ecgcmr.phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
 
 
-def frame(target: str, y: np.ndarray, preds: dict[str, np.ndarray], task: str = "regression") -> pd.DataFrame:
-    """Predictions in the probe's file layout: preds[representation] is (S, n), one row per seed."""
+def frame(target: str, y: np.ndarray, preds: dict[str, np.ndarray], task: str = "regression",
+          train_seed: int = 0) -> pd.DataFrame:
+    """Predictions in the probe's file layout: preds[representation] is (S, n), one row
+    per probe seed, all of training run ``train_seed``."""
     eids = np.array([str(2_000_000 + i) for i in range(len(y))])
-    rows = [pd.DataFrame({"eid": eids, "target": target, "seed": s, "representation": rep, "task": task,
-                          "y_true": y, "y_pred": p})
+    rows = [pd.DataFrame({"eid": eids, "target": target, "seed": s, "train_seed": train_seed,
+                          "representation": rep, "task": task, "y_true": y, "y_pred": p})
             for rep, ps in preds.items() for s, p in enumerate(np.atleast_2d(ps))]
     return pd.concat(rows, ignore_index=True)[PREDICTION_COLUMNS]
 
@@ -179,3 +181,43 @@ def test_from_the_probes_files_the_point_estimate_is_the_probes_own_difference(t
         expected = np.mean(values[("signal", t)]) - np.mean(values[("noise", t)])
         assert one(res, t)["delta"] == pytest.approx(expected, abs=1e-12)
         assert one(res, t)["n_seeds_arm"] == 2 and one(res, t)["verdict"] == BETTER
+
+
+def test_one_training_run_draws_the_probe_seeds_as_before():
+    # one run: exactly the draws of the probe-seed bootstrap before training runs, so a
+    # demo with evaluate.train_seeds 1 keeps its intervals to the last digit
+    from ecgcmr.evaluate.stats import seed_draws
+    old = np.random.default_rng(7).integers(0, 3, size=(50, 3))
+    new = seed_draws(np.random.default_rng(7), [(0, 0), (0, 1), (0, 2)], 50)
+    np.testing.assert_array_equal(new, old)
+    np.testing.assert_array_equal(seed_draws(np.random.default_rng(7), 3, 50), old)
+
+
+def test_training_runs_are_resampled_before_their_probe_seeds():
+    from ecgcmr.evaluate.stats import seed_draws
+    models = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    draws = seed_draws(np.random.default_rng(0), models, 400)
+    assert draws.shape == (400, 6)
+    runs = np.asarray(models)[draws][..., 0].reshape(400, 3, 2)
+    assert (runs[:, :, 0] == runs[:, :, 1]).all()       # each drawn run brings its own probe seeds
+    assert len({tuple(r) for r in runs[:, :, 0]}) > 10   # and the runs themselves are resampled
+    with pytest.raises(ValueError, match="same number of probe seeds"):
+        seed_draws(np.random.default_rng(0), [(0, 0), (0, 1), (1, 0)], 10)
+
+
+def test_run_to_run_spread_reaches_the_interval():
+    # one alignment run far better than the baseline, one far worse: the method's effect
+    # is unknown, and only resampling the training runs says so (run 0 alone: "better")
+    rng = np.random.default_rng(5)
+    n = 400
+    y = rng.normal(size=n)
+    base = y + rng.normal(scale=1.0, size=(2, n))
+    good, bad = y + rng.normal(scale=0.5, size=(2, n)), y + rng.normal(scale=1.6, size=(2, n))
+    runs = pd.concat([frame("LVEF", y, {"dual_phase": good, "baseline": base}, train_seed=0),
+                      frame("LVEF", y, {"dual_phase": bad, "baseline": base}, train_seed=1)], ignore_index=True)
+    only_run0 = one(paired_bootstrap(runs[runs["train_seed"] == 0], "dual_phase", n_boot=500), "LVEF")
+    both = one(paired_bootstrap(runs, "dual_phase", n_boot=500), "LVEF")
+    assert only_run0["verdict"] == BETTER
+    assert both["verdict"] == NO_DIFFERENCE and both["n_train_seeds_arm"] == 2 and both["n_seeds_arm"] == 4
+    # the interval spans both runs' effects: the bad run's loss and the good run's gain
+    assert both["lo"] < -1 and both["hi"] > only_run0["lo"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest_workflow import TINY, planned_jobs, snakemake, tiny_run  # noqa: F401
+from ecgcmr.config import load_config
+from conftest_workflow import TINY, TINY_RESULTS, planned_jobs, snakemake, tiny_run  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]
 
@@ -79,3 +80,22 @@ def test_the_mae_loss_reruns_pretrain_ecg_and_its_downstream(tiny_run, tmp_path)
     assert rerun == dry_run(tiny_run, args=("--forcerun", "pretrain_ecg"))
     # the NCC weight is no param under the default (masked) loss
     assert dry_run(tiny_run, override(tmp_path, "ncc", {"pretrain_ecg": {"ncc_weight": 0.5}})) == {}
+
+
+def test_more_training_runs_add_runs_and_retrain_none_already_there(tiny_run, tmp_path):  # noqa: F811
+    # run 0 keeps its folders and params: a second run is planned beside it, and only
+    # what gathers every run (tables, comparison) reruns; run 1 of dual_phase starts
+    # from MAE run 1
+    tiny = load_config(TINY)   # as the workflow sees it: over the embedded config, defaults filled in
+    two = override(tmp_path, "train_seeds", {"evaluate": {"train_seeds": 2}})
+    rerun = dry_run(tiny_run, two)
+    assert rerun["pretrain_ecg"] == len(tiny["pretrain_ecg"]["sizes"]), rerun
+    assert rerun["align"] == len(tiny["align"]["run"]), rerun
+    n_reps = len(tiny["evaluate"]["representations"]) + len(tiny["evaluate"]["vit_sizes"])
+    assert rerun["embed"] == n_reps, rerun
+    assert rerun["probe"] == len(tiny["evaluate"]["representations"]) * len(tiny["evaluate"]["seeds"]), rerun
+    assert rerun["table1"] == rerun["compare_deltas"] == rerun["compare_gates"] == 1, rerun
+    assert not {"pretrain_cmr", "ingest_ecg", "splits", "inference_manifest"} & set(rerun), rerun
+    proc = snakemake(tiny_run, "-n", "--", f"{TINY_RESULTS}/models/align_dual_phase_trainseed1/ecg_encoder.pt",
+                     configfiles=(TINY, two))
+    assert "size=tiny_trainseed1" in proc.stdout, proc.stdout[-3000:]

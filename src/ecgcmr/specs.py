@@ -71,3 +71,41 @@ def align_view(modality: str, phase_encoder: str) -> str:
     """The CMR view behind a non-ECG modality: ed/es via :func:`phase_view`, any other
     modality names a view itself."""
     return phase_view(modality, phase_encoder) if modality in PHASE_MODALITIES else modality
+
+
+# --- training runs (evaluate.train_seeds) ------------------------------------------------
+# A representation is trained evaluate.train_seeds times; run k trains with its stage's
+# seed + k and, for an alignment, starts from MAE run k, so arm and baseline pair run by
+# run. Run 0 keeps the plain name (models/align_dual_phase, embeddings/dual_phase...):
+# a results folder made before training runs existed stays valid and reruns nothing.
+RUN_SUFFIX = "_trainseed"
+_RUN = re.compile(rf"^(?P<base>.+?)(?:{RUN_SUFFIX}(?P<run>[1-9][0-9]*))?$")
+
+
+def run_name(base: str, run: int) -> str:
+    """The name of training run ``run`` of ``base`` (a ViT size, variant or representation)."""
+    if run < 0:
+        raise ValueError(f"a training run is 0 or more, got {run}")
+    return base if run == 0 else f"{base}{RUN_SUFFIX}{run}"
+
+
+def split_run(name: str) -> tuple[str, int]:
+    """``run_name``'s inverse: ('dual_phase', 1) from 'dual_phase_trainseed1'."""
+    m = _RUN.match(name)
+    return m["base"], int(m["run"] or 0)
+
+
+def run_names(bases, n_runs: int) -> list[str]:
+    """Every training run of every base, base by base."""
+    return [run_name(b, k) for b in bases for k in range(n_runs)]
+
+
+def run_pattern(bases) -> str:
+    """A wildcard constraint accepting every training run of exactly ``bases``."""
+    return f"(?:{pattern(bases)})(?:{re.escape(RUN_SUFFIX)}[1-9][0-9]*)?"
+
+
+def seeded(train: dict, run: int) -> dict:
+    """A stage's trainer settings for training run ``run``: its seed moved by ``run``
+    (run 0 is the settings unchanged, so its params, and its model, are today's)."""
+    return train if run == 0 else {**train, "seed": train["seed"] + run}

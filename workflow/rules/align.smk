@@ -17,7 +17,7 @@ rule align:
         curve=report(str(Path(P.model_dir("align_{variant}"), "curve.png")), category="Alignment", caption="../report/loss_curve.rst",
                      subcategory="{variant}", labels={"model": "align {variant}", "figure": "loss curve"}),
     wildcard_constraints:
-        variant="|".join(ALIGN["variants"]),
+        variant=specs.run_pattern(ALIGN["variants"]),   # a variant, or training run k of one
     params:
         out_dir=lambda wc: P.model_dir(f"align_{wc.variant}"),
         pairs=lambda wc: align_variant(wc)["pairs"],
@@ -30,7 +30,8 @@ rule align:
         head_hidden=ALIGN["head_hidden"],
         head_out=ALIGN["head_out"],
         embed_batch_size=ALIGN["embed_batch_size"],
-        train=trainer_params("align"),   # pretrain.smk: shared `train:` + this section
+        # shared `train:` + this section; training run k: seed + k (evaluate.train_seeds)
+        train=lambda wc: specs.seeded(trainer_params("align"), specs.split_run(wc.variant)[1]),
     threads: cpus("align")
     resources:
         **size("align"),

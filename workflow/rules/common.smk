@@ -94,16 +94,19 @@ def align_view(modality):
 
 
 def align_variant(wildcards):
-    return cfg("align", "variants")[wildcards.variant]
+    """The config entry of the variant behind an align job (any of its training runs)."""
+    return cfg("align", "variants")[specs.split_run(wildcards.variant)[0]]
 
 
 def align_inputs(wildcards):
     """The align job's inputs: the MAE encoder, the ECG cache, crops, splits and the
-    frozen CMR encoder behind each modality of the variant's pairs."""
+    frozen CMR encoder behind each modality of the variant's pairs. Training run k of
+    a variant starts from MAE run k (the baseline's run k), so the two pair up."""
     pairs = align_variant(wildcards)["pairs"]
+    run = specs.split_run(wildcards.variant)[1]
     modalities = sorted({m for pair in pairs for m in pair} - {"ecg"})
     return {
-        "ecg_encoder": P.ecg_mae.format(size=cfg("align", "ecg_size")),
+        "ecg_encoder": P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), run)),
         "ecg_index": P.ecg_index,
         "norm_stats": P.ecg_norm_stats,
         "crop_index": P.crop_index,

@@ -7,13 +7,16 @@
 COMPARE = cfg("compare")
 # the variants of Table 1, each compared with the baseline (both must be Table 1 rows)
 COMPARE_ARMS = [r for r in TABLE1_REPS if r != BASELINE] if BASELINE in TABLE1_REPS else []
-MAE_HISTORY = str(Path(P.ecg_mae.format(size=cfg("align", "ecg_size"))).parent / "history.csv")
+# one MAE history and one metrics.json per training run (evaluate.train_seeds)
+MAE_HISTORY = [str(Path(P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), k))).parent / "history.csv")
+               for k in range(N_RUNS)]
+ALIGN_RUNS = specs.run_names(COMPARE_ARMS, N_RUNS)   # variant by variant, run by run
 
 
 rule compare_gates:
     input:
         mae_history=MAE_HISTORY,
-        align_metrics=expand(str(Path(P.model_dir("align_{variant}"), "metrics.json")), variant=COMPARE_ARMS),
+        align_metrics=expand(str(Path(P.model_dir("align_{variant}"), "metrics.json")), variant=ALIGN_RUNS),
         # gate 2: the frozen ED and ES encoders the dual-phase alignment pairs the ECG with
         ed_encoder=P.cmr_encoder.format(view=align_view("ed")),
         es_encoder=P.cmr_encoder.format(view=align_view("es")),
@@ -25,7 +28,7 @@ rule compare_gates:
                    subcategory="Variant vs baseline", labels={"figure": "gates: can the run conclude?"}),
         md=P.gates("md"),
     params:
-        variants=COMPARE_ARMS,  # in the order of input.align_metrics
+        variants=COMPARE_ARMS,  # input.align_metrics: every training run of each, in this order
         align_batch_size=cfg("align", "batch_size"),
     threads: cpus("compare_gates")
     resources:
@@ -41,7 +44,7 @@ rule compare_gates:
 
 rule compare_deltas:
     input:
-        predictions=expand(P.probe_predictions, representation=TABLE1_REPS, seed=EVAL["seeds"]),
+        predictions=expand(P.probe_predictions, representation=TABLE1_RUNS, seed=EVAL["seeds"]),
         gates=rules.compare_gates.output.csv,
     output:
         csv=report(P.deltas("csv"), caption="../report/deltas.rst", category="Results",

@@ -3,12 +3,15 @@
 # its own result/weights files, but one job trains all targets of a (representation,
 # seed): a probe trains in well under a second, and a job's start-up (interpreter,
 # torch, sklearn) costs seconds.
+# Training runs (evaluate.train_seeds): run k of a representation is its own
+# representation wildcard, <name>_trainseed<k> (run 0: the plain name; ecgcmr.specs),
+# with its own encoder, embeddings and probes; the tables and the bootstrap gather
+# every run of a representation into its one row.
 # Representations: "baseline" (MAE encoder, no alignment) and the alignment variants
 # (Table 1 targets, paired subjects; rule `probe`), and "vit_{size}" (Table 2 targets,
 # every ECG subject; rule `probe_vit`). Two rules because a rule's outputs cannot
 # depend on its wildcards, and the two kinds probe different target lists.
 # No functions here (snakemake --lint): input mappings are built once, as data.
-import re
 from types import SimpleNamespace
 
 from ecgcmr.config import BASELINE, representation_labels
@@ -20,20 +23,26 @@ TABLE1_REPS = EVAL["representations"]
 LABELS = representation_labels(config)
 TABLE1_NAMES = {r: LABELS[r] for r in TABLE1_REPS}
 VIT_REPS = [f"vit_{s}" for s in EVAL["vit_sizes"]]
+N_RUNS = EVAL["train_seeds"]
+TABLE1_RUNS = specs.run_names(TABLE1_REPS, N_RUNS)
+VIT_RUNS = specs.run_names(VIT_REPS, N_RUNS)
 TABLE1_TARGETS_RUN = [t for t in TABLE1_TARGETS if t in EVAL["targets"]]
 TABLE2_TARGETS_RUN = EVAL["table2_targets"]
 PROBE_WEIGHTS = P.probe_weights
 INFERENCE_MANIFEST = P.inference_manifest
 TABLES = P.tables_dir()
 # the baseline and every configured alignment variant: a new variant needs no edit here
-TABLE1_REP_PATTERN = "|".join(re.escape(r) for r in [BASELINE, *cfg("align", "variants")])
-VIT_REP_PATTERN = f"vit_({specs.pattern(specs.VIT_SIZES)})"   # Table 3 rows (ecgcmr.specs)
-# The ECG encoder behind each representation: baseline is the MAE alignment starts from.
-ENCODER_OF = {
-    BASELINE: P.ecg_mae.format(size=cfg("align", "ecg_size")),
-    **{v: P.aligned.format(variant=v) for v in cfg("align", "variants")},
-    **{f"vit_{s}": P.ecg_mae.format(size=s) for s in EVAL["vit_sizes"]},
-}
+TABLE1_REP_PATTERN = specs.run_pattern([BASELINE, *cfg("align", "variants")])
+VIT_REP_PATTERN = specs.run_pattern([f"vit_{s}" for s in specs.VIT_SIZES])   # Table 3 rows (ecgcmr.specs)
+# The ECG encoder behind each training run of each representation: the baseline's run k
+# is MAE run k, the one alignment run k starts from.
+ENCODER_OF = {}
+for _k in range(N_RUNS):
+    ENCODER_OF[specs.run_name(BASELINE, _k)] = P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), _k))
+    for _v in cfg("align", "variants"):
+        ENCODER_OF[specs.run_name(_v, _k)] = P.aligned.format(variant=specs.run_name(_v, _k))
+    for _s in EVAL["vit_sizes"]:
+        ENCODER_OF[specs.run_name(f"vit_{_s}", _k)] = P.ecg_mae.format(size=specs.run_name(_s, _k))
 # What every probe job reads. The ECG index holds the ECG-derived targets (QRS number
 # and duration); Table 1 probes do not read it, but their embeddings already depend on it.
 PROBE_INPUTS = {"embeddings": P.embeddings, "targets": P.targets, "splits": P.splits,
@@ -117,7 +126,7 @@ use rule probe as probe_vit with:
 
 rule table1:
     input:
-        probes=expand(P.probe, representation=TABLE1_REPS, target=TABLE1_TARGETS_RUN, seed=EVAL["seeds"]),
+        probes=expand(P.probe, representation=TABLE1_RUNS, target=TABLE1_TARGETS_RUN, seed=EVAL["seeds"]),
     output:
         csv=f"{TABLES}/table1.csv",
         md=f"{TABLES}/table1.md",
@@ -140,7 +149,7 @@ rule table1:
 
 rule table2:
     input:
-        probes=expand(P.probe, representation=VIT_REPS, target=TABLE2_TARGETS_RUN, seed=EVAL["seeds"]),
+        probes=expand(P.probe, representation=VIT_RUNS, target=TABLE2_TARGETS_RUN, seed=EVAL["seeds"]),
     output:
         csv=f"{TABLES}/table2.csv",
         md=f"{TABLES}/table2.md",

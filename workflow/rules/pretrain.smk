@@ -27,14 +27,14 @@ rule pretrain_ecg:
                        subcategory="{size}", caption="../report/figure2.rst",
                        labels={"model": "ViT-{size} MAE", "figure": "Figure 2: reconstruction"}),
     wildcard_constraints:
-        size=specs.pattern(specs.VIT_SIZES),
+        size=specs.run_pattern(specs.VIT_SIZES),   # a size, or training run k of one (evaluate.train_seeds)
     params:
         out_dir=lambda wc: P.model_dir(f"ecg_mae_{wc.size}"),
         model=PRETRAIN_ECG["model"],
         # ncc_weight only where it is used: changing it under `masked` reruns nothing
         loss={"loss": PRETRAIN_ECG["loss"], **({"ncc_weight": PRETRAIN_ECG["ncc_weight"]}
                                                if PRETRAIN_ECG["loss"] == "authors" else {})},
-        train=trainer_params("pretrain_ecg"),
+        train=lambda wc: specs.seeded(trainer_params("pretrain_ecg"), specs.split_run(wc.size)[1]),
         augment=PRETRAIN_ECG["augment"],
     threads: cpus("pretrain_ecg")
     resources:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 DELTA_COLUMNS = ["arm", "baseline", "target", "kind", "metric", "arm_value", "baseline_value", "delta",
                  "lo", "hi", "verdict", "conclusion", "n_test", "positives", "n_valid", "n_seeds_arm",
-                 "n_seeds_baseline", "n_boot", "seed", "note"]
+                 "n_seeds_baseline", "n_train_seeds_arm", "n_train_seeds_baseline", "n_boot", "seed", "note"]
 GATE_COLUMNS = ["variant", "gate", "value", "threshold", "direction", "passed", "source", "conclusion"]
 NO_PREDICTIONS = "no test predictions (probe untrainable)"
 NOT_COMPUTED = "not computed"
@@ -71,7 +71,8 @@ def deltas_table(predictions: pd.DataFrame, arms: Sequence[str], baseline: str, 
         return pd.DataFrame(columns=DELTA_COLUMNS)
     out = pd.concat(frames, ignore_index=True).reindex(columns=DELTA_COLUMNS)
     # counts stay integers beside the rows without numbers
-    counts = ["n_test", "positives", "n_valid", "n_seeds_arm", "n_seeds_baseline"]
+    counts = ["n_test", "positives", "n_valid", "n_seeds_arm", "n_seeds_baseline", "n_train_seeds_arm",
+              "n_train_seeds_baseline"]
     return out.astype({c: "Int64" for c in counts})
 
 
@@ -82,7 +83,7 @@ def _num(x: float, digits: int = 3) -> str:
 def deltas_markdown(table: pd.DataFrame, names: Mapping[str, str], gates: pd.DataFrame) -> str:
     parts = ["# Each alignment variant vs the baseline\n\n",
              "Δ = variant − baseline on the same test subjects: R² for phenotypes, AUROC for outcomes; "
-             "95 % interval of a two-level paired bootstrap (seeds, subjects; docs/statistics.md). "
+             "95 % interval of a two-level paired bootstrap (training runs and probe seeds, then subjects; docs/statistics.md). "
              "*better* / *worse*: the whole interval is above / below 0; *no difference shown* is not "
              "*no effect*. A variant whose gates failed (tables/gates.md) is **not informative**, "
              "whatever its Δ.\n"]
@@ -102,8 +103,10 @@ def deltas_markdown(table: pd.DataFrame, names: Mapping[str, str], gates: pd.Dat
                          f"{_num(r.delta)} [{_num(r.lo)}, {_num(r.hi)}] | {r.n_test} | "
                          f"{'' if pd.isna(r.positives) else r.positives} | {r.verdict} |\n")
         n_boot, seed = d["n_boot"].iloc[0], d["seed"].iloc[0]
-        parts.append(f"\n{n_boot} bootstrap replicates, seed {seed}; n_test: paired test subjects "
-                     "every seed of both representations scored.\n")
+        runs = d["n_train_seeds_arm"].dropna()
+        runs = f"{int(runs.max())} training run(s) × probe seeds" if len(runs) else "probe seeds"
+        parts.append(f"\n{n_boot} bootstrap replicates, seed {seed}, over {runs} and test subjects; "
+                     "n_test: paired test subjects every model of both representations scored.\n")
     return "".join(parts)
 
 
@@ -136,14 +139,34 @@ def write_deltas(prediction_files: Sequence[str | Path], gates_csv: str | Path, 
     return table
 
 
-def gates_table(mae_dir: str | Path, align_dirs: Mapping[str, str | Path], align_batch_size: int,
+def _runs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One model folder, or one per training run (run 0 first)."""
+    return [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
+
+
+def gates_table(mae_dirs: str | Path | Sequence[str | Path],
+                align_dirs: Mapping[str, str | Path | Sequence[str | Path]], align_batch_size: int,
                 lvef_r2: float, lvef_source: str = "") -> pd.DataFrame:
     """The four gates of each variant (the MAE and CMR-encoder gates are shared, so they
     repeat in every variant's rows) and, in every row, what that variant's comparison
-    may conclude (:func:`ecgcmr.evaluate.gates.run_status`)."""
+    may conclude (:func:`ecgcmr.evaluate.gates.run_status`). With several training runs
+    (``mae_dirs`` and each variant's ``align_dirs`` one folder per run, run k of the
+    alignment starting from MAE run k), every run's MAE and alignment gates are rows,
+    named with their run, and a variant is informative only if all of them pass."""
+    mae_dirs = _runs(mae_dirs)
     frames = []
-    for variant, align_dir in align_dirs.items():
-        t = G.science_gates(mae_dir, align_dir, align_batch_size, lvef_r2, lvef_source)
+    for variant, dirs in align_dirs.items():
+        dirs = _runs(dirs)
+        if len(dirs) != len(mae_dirs):
+            raise ValueError(f"{variant}: {len(dirs)} alignment runs but {len(mae_dirs)} MAE runs "
+                             "(run k of an alignment starts from MAE run k)")
+        runs = [G.science_gates(m, a, align_batch_size, lvef_r2, lvef_source) for m, a in zip(mae_dirs, dirs)]
+        if len(runs) > 1:
+            # the CMR encoders are trained once: their gate once, then each run's own
+            shared = [t["gate"] == G.LVEF_GATE for t in runs]
+            runs = [runs[0][shared[0]]] + [t[~s].assign(gate=t.loc[~s, "gate"] + f" (training run {k})")
+                                           for k, (t, s) in enumerate(zip(runs, shared))]
+        t = pd.concat(runs, ignore_index=True)
         frames.append(t.assign(variant=variant, conclusion=G.run_status(t)))
     if not frames:
         return pd.DataFrame(columns=GATE_COLUMNS)
@@ -167,7 +190,8 @@ def gates_markdown(table: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def write_gates(mae_dir: str | Path, align_dirs: Mapping[str, str | Path], align_batch_size: int,
+def write_gates(mae_dir: str | Path | Sequence[str | Path],
+                align_dirs: Mapping[str, str | Path | Sequence[str | Path]], align_batch_size: int,
                 ed_encoder: str | Path, es_encoder: str | Path, crop_index: str | Path, targets: str | Path,
                 splits: str | Path, out_csv: str | Path, out_md: str | Path, embed_batch_size: int = 16,
                 device: str = "cpu") -> pd.DataFrame:

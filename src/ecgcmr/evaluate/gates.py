@@ -59,8 +59,11 @@ def mae_gate(val_masked_mse: float, source: str = "") -> Gate:
     return _gate("MAE validation masked MSE", val_masked_mse, MAE_MSE_MAX, "<=", source)
 
 
+LVEF_GATE = "ridge LVEF R² from ED+ES CMR embeddings (validation)"
+
+
 def lvef_gate(r2: float, source: str = "") -> Gate:
-    return _gate("ridge LVEF R² from ED+ES CMR embeddings (validation)", r2, LVEF_R2_MIN, ">=", source)
+    return _gate(LVEF_GATE, r2, LVEF_R2_MIN, ">=", source)
 
 
 def retrieval_gate(top1: float, chance: float, modality: str, source: str = "") -> Gate:

@@ -191,6 +191,7 @@ class ProbeResult:
     n_test_positive: int | None = None
     best_epoch: int = -1
     embedding_dim: int = 0
+    train_seed: int = 0   # the representation's training run (evaluate.train_seeds)
 
 
 def run_probe(embeddings: str | Path, targets: str | Path, splits: str | Path, target: str,
@@ -207,9 +208,10 @@ def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
                target_names: Sequence[str], seed: int, representation: str, split_column: str,
                hyperparameters: dict, out_json: Sequence[str | Path], out_weights: Sequence[str | Path],
                ecg_index: str | Path | None = None,
-               out_predictions: str | Path | None = None) -> list[ProbeResult]:
+               out_predictions: str | Path | None = None, train_seed: int = 0) -> list[ProbeResult]:
     """Every target of one (representation, seed), each its own probe exactly as
-    :func:`run_probe` trains it, in one process: the embeddings and splits are read
+    :func:`run_probe` trains it, in one process (``train_seed``: which training run of
+    ``representation`` the embeddings come from; it is recorded, it changes no probe): the embeddings and splits are read
     once, and the pipeline pays the interpreter/torch start-up once per job instead of
     once per target. ``out_json[i]``/``out_weights[i]`` belong to ``target_names[i]``.
 
@@ -227,10 +229,12 @@ def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
     for target, json_path, weights_path in zip(target_names, out_json, out_weights):
         y = load_target_values(targets, target, ecg_index).reindex(eids).to_numpy(float)
         res, weights, test_pred = _probe_one(x, y, part, target, int(seed), representation, cfg)
+        res.train_seed = int(train_seed)
         if test_pred is not None:
             rows, pred = test_pred
             predictions.append(pd.DataFrame({"eid": np.asarray(eids)[rows], "target": target,
-                                             "seed": int(seed), "representation": representation,
+                                             "seed": int(seed), "train_seed": int(train_seed),
+                                             "representation": representation,
                                              "task": res.task, "y_true": y[rows], "y_pred": pred}))
         write_result(res, hyperparameters, json_path)
         Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
@@ -245,14 +249,14 @@ def run_probes(embeddings: str | Path, targets: str | Path, splits: str | Path,
 
 # y_pred: a regression in the target's units; an outcome's logit before the prior
 # shift (AUROC depends only on the order, and this is the score the result JSON holds)
-PREDICTION_COLUMNS = ["eid", "target", "seed", "representation", "task", "y_true", "y_pred"]
+PREDICTION_COLUMNS = ["eid", "target", "seed", "train_seed", "representation", "task", "y_true", "y_pred"]
 
 
 def write_predictions(frames: Sequence[pd.DataFrame], path: str | Path) -> None:
     df = (pd.concat(frames, ignore_index=True) if frames
           else pd.DataFrame({c: pd.Series(dtype=float if c.startswith("y_") else object)
                              for c in PREDICTION_COLUMNS}))
-    df = df[PREDICTION_COLUMNS].astype({"eid": str, "target": str, "seed": "int64",
+    df = df[PREDICTION_COLUMNS].astype({"eid": str, "target": str, "seed": "int64", "train_seed": "int64",
                                         "y_true": float, "y_pred": float})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path, index=False)
@@ -264,6 +268,8 @@ def read_predictions(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     frames = []
     for p in paths:
         df = pd.read_parquet(p)
+        if "train_seed" not in df.columns:   # written before training runs: run 0
+            df = df.assign(train_seed=np.int64(0))
         missing = set(PREDICTION_COLUMNS) - set(df.columns)
         if missing:
             raise ValueError(f"{p}: not a probe predictions file (missing columns {sorted(missing)})")
@@ -347,6 +353,7 @@ def write_result(res: ProbeResult, hyperparameters: dict, path: str | Path) -> N
 def read_result(path: str | Path) -> dict:
     d = json.loads(Path(path).read_text())
     d["value"] = math.nan if d["value"] is None else float(d["value"])
+    d.setdefault("train_seed", 0)   # written before training runs: run 0
     return d
 
 

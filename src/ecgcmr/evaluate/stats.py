@@ -2,9 +2,12 @@
 bootstrap over the probes' per-subject test predictions (``probes/{representation}/
 predictions_seed{seed}.parquet``). docs/statistics.md says what it computes and why.
 
-Level 1 resamples the seeds (with replacement, when there is more than one): the arm's
-value in a replicate is the mean metric over the drawn seeds, as Table 1 averages over
-seeds. Level 2 resamples test subjects (with replacement) from the union of every
+Level 1 resamples the models: the training runs of the representation
+(``evaluate.train_seeds``) with replacement, when there is more than one, then within
+each drawn run its probe seeds, when there is more than one. The arm's value in a
+replicate is the mean metric over the drawn (run, probe seed) models, as Table 1
+averages over them. Run k of an alignment starts from the baseline's run k, so paired
+arms share their run draws. Level 2 resamples test subjects (with replacement) from the union of every
 compared target's test subjects, and both arms are scored on the *same* drawn subjects,
 so subject-level difficulty cancels in Δ = arm − baseline. A replicate is a vector of
 subject counts, so each metric is a weighted R² or a weighted Mann-Whitney AUROC: a few
@@ -65,11 +68,26 @@ def subject_counts(rng: np.random.Generator, n_subjects: int, n_boot: int) -> np
     return np.bincount(flat, minlength=n_boot * n_subjects).reshape(n_subjects, n_boot).astype(float)
 
 
-def seed_draws(rng: np.random.Generator, n_seeds: int, n_boot: int) -> np.ndarray:
-    """(n_boot, n_seeds) seed indices drawn with replacement; one seed is never resampled."""
-    if n_seeds == 1:
-        return np.zeros((n_boot, 1), dtype=int)
-    return rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+Model = tuple[int, int]   # (training run, probe seed)
+
+
+def seed_draws(rng: np.random.Generator, models: Sequence[Model] | int, n_boot: int) -> np.ndarray:
+    """(n_boot, n_models) column indices into ``models`` drawn hierarchically: training
+    runs with replacement, then probe seeds with replacement within each drawn run; a
+    level with one member is never resampled. ``models`` as an int: that many probe
+    seeds of one run. Every run must have the same probe seeds (the pipeline's do)."""
+    models = [(0, s) for s in range(models)] if isinstance(models, int) else [tuple(m) for m in models]
+    runs = sorted({r for r, _ in models})
+    columns = [[i for i, (r, _) in enumerate(models) if r == run] for run in runs]
+    if len({len(c) for c in columns}) != 1:
+        raise ValueError(f"every training run needs the same number of probe seeds, got "
+                         f"{ {run: len(c) for run, c in zip(runs, columns)} }")
+    n_runs, n_seeds = len(runs), len(columns[0])
+    run_draw = (np.zeros((n_boot, n_runs), dtype=int) if n_runs == 1
+                else rng.integers(0, n_runs, size=(n_boot, n_runs)))
+    seed_draw = (np.zeros((n_boot, n_runs, n_seeds), dtype=int) if n_seeds == 1
+                 else rng.integers(0, n_seeds, size=(n_boot, n_runs, n_seeds)))
+    return np.asarray(columns)[run_draw[:, :, None], seed_draw].reshape(n_boot, n_runs * n_seeds)
 
 
 def weighted_r2(w: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -120,8 +138,9 @@ def replicate_metrics(task: str, w: np.ndarray, y: np.ndarray, pred: np.ndarray)
 
 @dataclass(frozen=True)
 class Arms:
-    """One target's test subjects as both arms see them: y (n,), predictions per seed
-    (S_arm, n) and (S_baseline, n), the seeds, and the subjects' eids."""
+    """One target's test subjects as both arms see them: y (n,), predictions per model
+    (S_arm, n) and (S_baseline, n), the models ((training run, probe seed) pairs), and
+    the subjects' eids."""
 
     target: str
     task: str
@@ -129,21 +148,24 @@ class Arms:
     y: np.ndarray
     arm: np.ndarray
     baseline: np.ndarray
-    arm_seeds: tuple[int, ...]
-    baseline_seeds: tuple[int, ...]
+    arm_seeds: tuple[Model, ...]
+    baseline_seeds: tuple[Model, ...]
 
 
 def arms_of(predictions: pd.DataFrame, arm: str, baseline: str,
             targets: Sequence[str] | None = None) -> list[Arms]:
-    """Per target, the subjects every seed of both representations scored (paired: a
-    subject missing from one seed or arm is left out of all), as matrices."""
+    """Per target, the subjects every model (training run, probe seed) of both
+    representations scored (paired: a subject missing from one model or arm is left out
+    of all), as matrices."""
     df = predictions[predictions["representation"].isin([arm, baseline])]
-    key = ["target", "eid", "representation", "seed"]
+    if "train_seed" not in df.columns:   # one training run
+        df = df.assign(train_seed=0)
+    key = ["target", "eid", "representation", "train_seed", "seed"]
     dup = df.duplicated(key)
     if dup.any():
-        raise ValueError(f"{int(dup.sum())} repeated (target, eid, representation, seed) test predictions, "
-                         f"e.g. {df.loc[dup, key].iloc[0].tolist()}: one probe job's file read twice?")
-    wide = df.set_index(key)["y_pred"].unstack(["representation", "seed"])
+        raise ValueError(f"{int(dup.sum())} repeated (target, eid, representation, train_seed, seed) test "
+                         f"predictions, e.g. {df.loc[dup, key].iloc[0].tolist()}: one probe job's file read twice?")
+    wide = df.set_index(key)["y_pred"].unstack(["representation", "train_seed", "seed"])
     truth = df.groupby(["target", "eid", "representation"])["y_true"].first().unstack("representation")
     tasks = df.groupby("target")["task"].first()
     out = []
@@ -164,8 +186,16 @@ def arms_of(predictions: pd.DataFrame, arm: str, baseline: str,
             raise ValueError(f"{target}: {arm!r} and {baseline!r} disagree on the test labels of shared subjects")
         out.append(Arms(target, str(tasks[target]), common.to_numpy(), t[arm].to_numpy(float),
                         sides[arm].loc[common].to_numpy(float).T, sides[baseline].loc[common].to_numpy(float).T,
-                        tuple(int(x) for x in sides[arm].columns), tuple(int(x) for x in sides[baseline].columns)))
+                        _models(sides[arm].columns), _models(sides[baseline].columns)))
     return out
+
+
+def _models(columns: pd.MultiIndex) -> tuple[Model, ...]:
+    return tuple((int(r), int(s)) for r, s in columns)
+
+
+def _n_runs(models: Sequence[Model]) -> int:
+    return len({r for r, _ in models})
 
 
 def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "baseline",
@@ -198,7 +228,7 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
     for a in arms:
         for draws, seeds in ((draws_arm, a.arm_seeds), (draws_base, a.baseline_seeds)):
             if seeds not in draws:
-                draws[seeds] = seed_draws(rng, len(seeds), n_boot)
+                draws[seeds] = seed_draws(rng, seeds, n_boot)
 
     rows, deltas = [], {}
     for a in arms:
@@ -212,7 +242,8 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
         v_base = float(np.mean([point_metric(a.task, a.y, p) for p in a.baseline]))
         rows.append(_row(a.target, "target", "auroc" if is_classification(a.task) else "r2",
                          v_arm, v_base, deltas[a.target], level, n_subjects=len(a.eids),
-                         n_seeds_arm=len(a.arm_seeds), n_seeds_baseline=len(a.baseline_seeds)))
+                         n_seeds_arm=len(a.arm_seeds), n_seeds_baseline=len(a.baseline_seeds),
+                         n_train_seeds_arm=_n_runs(a.arm_seeds), n_train_seeds_baseline=_n_runs(a.baseline_seeds)))
     by_target = {r["target"]: r for r in rows}
     for g, members in groups.items():
         metrics = {by_target[t]["metric"] for t in members}
@@ -222,7 +253,9 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
                          np.mean([deltas[t] for t in members], axis=0), level,
                          n_subjects=len(set().union(*(a.eids for a in arms if a.target in members))),
                          n_seeds_arm=max(by_target[t]["n_seeds_arm"] for t in members),
-                         n_seeds_baseline=max(by_target[t]["n_seeds_baseline"] for t in members)))
+                         n_seeds_baseline=max(by_target[t]["n_seeds_baseline"] for t in members),
+                         n_train_seeds_arm=max(by_target[t]["n_train_seeds_arm"] for t in members),
+                         n_train_seeds_baseline=max(by_target[t]["n_train_seeds_baseline"] for t in members)))
     out = pd.DataFrame(rows)
     out.insert(0, "baseline", baseline)
     out.insert(0, "arm", arm)

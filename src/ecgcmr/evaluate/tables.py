@@ -31,18 +31,19 @@ TABLE1_TARGETS = list(VOLUMETRIC) + list(FUNCTIONAL) + list(OUTCOMES)
 
 
 def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """All probe results, one row per (representation, target, seed). AUROC is kept
-    as a fraction here; tables show it in percent like the paper."""
+    """All probe results, one row per (representation, target, training run, probe
+    seed). AUROC is kept as a fraction here; tables show it in percent like the paper."""
     from .probe import read_result  # torch: not needed when the Snakefile imports the names above
 
     rows = [read_result(p) for p in paths]
-    cols = ["representation", "target", "seed", "task", "metric", "value", "reason",
+    cols = ["representation", "target", "train_seed", "seed", "task", "metric", "value", "reason",
             "n_train", "n_val", "n_test", "n_test_positive", "best_epoch"]
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """mean, std (over seeds with a value), n_seeds and n_nan per (representation, target)."""
+    """mean, std (over the models with a value: every training run's probe seeds),
+    n_seeds (those models) and n_nan per (representation, target)."""
     def agg(g: pd.DataFrame) -> pd.Series:
         v = g["value"].astype(float)
         scale = 100.0 if g["metric"].iloc[0] == "auroc" else 1.0
