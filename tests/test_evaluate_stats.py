@@ -201,8 +201,14 @@ def test_training_runs_are_resampled_before_their_probe_seeds():
     runs = np.asarray(models)[draws][..., 0].reshape(400, 3, 2)
     assert (runs[:, :, 0] == runs[:, :, 1]).all()       # each drawn run brings its own probe seeds
     assert len({tuple(r) for r in runs[:, :, 0]}) > 10   # and the runs themselves are resampled
-    with pytest.raises(ValueError, match="same number of probe seeds"):
-        seed_draws(np.random.default_rng(0), [(0, 0), (0, 1), (1, 0)], 10)
+    # a run that lost a probe seed (untrainable probe) still counts as one run, its
+    # slots filled from its own seeds, never from another run's
+    ragged = [(0, 0), (0, 1), (1, 0)]
+    draws = seed_draws(np.random.default_rng(0), ragged, 400)
+    assert draws.shape == (400, 4)
+    runs = np.asarray(ragged)[draws][..., 0].reshape(400, 2, 2)
+    assert (runs[:, :, 0] == runs[:, :, 1]).all()
+    assert set(draws[runs[:, :, 0].repeat(2, axis=1) == 1].ravel()) == {2}
 
 
 def test_run_to_run_spread_reaches_the_interval():

@@ -1,90 +1,97 @@
-"""Tables 1-2, probe plots and run summaries from hand-written probe results."""
-
-import math
+"""Tables 1-2, probe plots and run summaries from probe jobs written as the probe writes
+them (result JSONs scored on their own test predictions)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from ecgcmr.evaluate.plots import embedding_projection, probe_bars
-from ecgcmr.evaluate.probe import ProbeResult, write_result
+from ecgcmr.evaluate.cells import supported_marks
 from ecgcmr.evaluate.summaries import benchmark_summary, exclusions_summary
 from ecgcmr.config import EMBEDDED, load_config, representation_labels
-from ecgcmr.evaluate.tables import TABLE1_TARGETS, rank_marks, table1, table2
-from ecgcmr.phenotypes import OUTCOMES
+from ecgcmr.evaluate.tables import TABLE1_TARGETS, table1, table2
+from conftest_evaluate import probe_jobs
 
 SEEDS = [0, 1, 2]
-# representation -> base score; dual-phase best, 2d second, baseline last; 3d_ed/2d_time not run
-BASE = {"baseline": 0.40, "2d": 0.50, "dual_phase": 0.60}
+# representation -> the noise of its probes' test predictions: dual-phase best, 2d
+# second, baseline last, far apart; 3d_ed/2d_time not run
+NOISE = {"baseline": 1.2, "2d": 0.6, "dual_phase": 0.1}
+N_TEST = 40
 # the demo config's display labels (align.variants[*].label, evaluate.baseline_label)
 NAMES = representation_labels(load_config(EMBEDDED))
 
 
-def _write(root, rep, target, seed, value, reason=""):
-    metric = "auroc" if target in OUTCOMES or target == "sex" else "r2"
-    res = ProbeResult(rep, target, seed, "classification" if metric == "auroc" else "regression", metric,
-                      value, reason, 70, 15, 15, 4 if metric == "auroc" else None)
-    path = root / "probes" / rep / target / f"seed{seed}.json"
-    write_result(res, {"lr": 0.001}, path)
-    return path
+def _metric(paths, rep, target):
+    """The mean over seeds of the probe's own scores (the JSONs), as Table 1 shows it."""
+    from ecgcmr.evaluate.probe import read_result
+    return np.mean([read_result(p)["value"] for p in paths if f"/{rep}/{target}/" in str(p)])
+
+
+def _jobs(root, noise, targets, n=N_TEST, unscored=()):
+    return probe_jobs(root, noise, targets, SEEDS, n, unscored)
 
 
 @pytest.fixture
 def table1_inputs(tmp_path):
-    paths = []
-    for rep, base in BASE.items():
-        for t in TABLE1_TARGETS:
-            for s in SEEDS:
-                value = base + 0.01 * s + (0.2 if t in OUTCOMES else 0.0)
-                if t == "SCD":  # no positive test case on a small cohort
-                    value, reason = math.nan, "single class (0 positives of 15)"
-                else:
-                    reason = ""
-                paths.append(_write(tmp_path, rep, t, s, value, reason))
-    return tmp_path, paths
+    # SCD: no positive test case on a small cohort, so no probe and no predictions
+    paths, preds = _jobs(tmp_path, NOISE, TABLE1_TARGETS, unscored=("SCD",))
+    return tmp_path, paths, preds
 
 
 def test_table1_rows_columns_values_and_marks(table1_inputs):
-    root, paths = table1_inputs
-    mean = table1(paths, root / "tables", ["baseline", "2d", "2d_time", "3d_ed", "dual_phase"], NAMES)
+    root, paths, preds = table1_inputs
+    mean = table1(paths, preds, root / "tables", ["baseline", "2d", "2d_time", "3d_ed", "dual_phase"], NAMES,
+                  n_boot=300)
     # only representations with results, in the given order; 12 phenotypes then 6 outcomes
     assert list(mean.index) == ["baseline", "2d", "dual_phase"]
     assert list(mean.columns) == TABLE1_TARGETS
-    assert mean.loc["dual_phase", "LVEF"] == pytest.approx(0.61)
-    assert mean.loc["baseline", "HF"] == pytest.approx(61.0)  # AUROC in percent
+    lvef = _metric(paths, "dual_phase", "LVEF")
+    assert mean.loc["dual_phase", "LVEF"] == pytest.approx(lvef) and lvef > 0.95
+    assert mean.loc["baseline", "HF"] == pytest.approx(100 * _metric(paths, "baseline", "HF"))  # AUROC in %
     assert mean.drop(columns="SCD").notna().all().all() and mean["SCD"].isna().all()
 
     csv = pd.read_csv(root / "tables" / "table1.csv")
     assert list(csv["name"]) == ["ECG (baseline)", "ECG 2D CL", "ECG 3D CL dual-phase"]
-    assert csv["LVEF_std"].iloc[0] == pytest.approx(np.std([0.40, 0.41, 0.42]))
-    assert (csv["LVEF_n_seeds"] == 3).all()
+    from ecgcmr.evaluate.probe import read_result
+    base_lvef = [read_result(p)["value"] for p in paths if "/baseline/LVEF/" in str(p)]
+    assert csv["LVEF_std"].iloc[0] == pytest.approx(np.std(base_lvef))
+    assert (csv["LVEF_n_seeds"] == 3).all() and (csv["LVEF_n_train_seeds"] == 1).all()
+    # each cell's interval comes from its own test predictions and holds its mean:
+    # nearly exact ones for dual-phase, noisy ones for the baseline; SCD has none
+    assert ((csv["LVEF_lo"] < csv["LVEF_mean"]) & (csv["LVEF_mean"] < csv["LVEF_hi"])).all()
+    assert csv["SCD_lo"].isna().all()
+    assert csv["LVEF_lo"].iloc[2] > 0.9 > csv["LVEF_hi"].iloc[0]
+    assert csv["HF_lo"].iloc[2] <= csv["HF_mean"].iloc[2] <= csv["HF_hi"].iloc[2] <= 100   # AUROC in %
 
     md = (root / "tables" / "table1.md").read_text()
-    assert "| ECG 3D CL dual-phase | **0.610 ± 0.008**" in md
-    assert "| ECG 2D CL | <u>0.510 ± 0.008</u>" in md
+    lo, hi = csv["LVEF_lo"].iloc[2], csv["LVEF_hi"].iloc[2]
+    functional = md.split("**Functional and strain phenotypes")[1].split("**Clinical endpoints")[0]
+    dual = next(line for line in functional.splitlines() if line.startswith("| ECG 3D CL dual-phase"))
+    assert dual.split(" | ")[4] == f"**{lvef:.3f} [{lo:.3f}, {hi:.3f}]**"   # LVEF: the 4th functional column
+    assert "| ECG 2D CL | <u>" in md
     assert "SCD: 3 of 3 seeds without a value (single class" in md
+    assert "300 bootstrap replicates" in md and "1 training run(s)" in md
     html = (root / "tables" / "table1.html").read_text()
-    assert "<b>0.610 ± 0.008</b>" in html and "n/a" in html
+    assert f"<b>{lvef:.3f} [{lo:.3f}, {hi:.3f}]</b>" in html and "n/a" in html
     long = pd.read_csv(root / "tables" / "probe_results.csv")
     assert len(long) == 3 * 18 * 3
 
 
 def test_table1_gives_n_and_positives_under_each_block(table1_inputs):
-    root, paths = table1_inputs
-    table1(paths, root / "tables", ["baseline", "2d", "dual_phase"], NAMES)
+    root, paths, preds = table1_inputs
+    table1(paths, preds, root / "tables", ["baseline", "2d", "dual_phase"], NAMES, n_boot=50)
     html = (root / "tables" / "table1.html").read_text()
     assert html.count("n test (positives)") == 3          # one row per block
-    assert "<td>15</td>" in html and "<td>15 (4)</td>" in html   # phenotype n; outcome n (positives)
+    assert "<td>40</td>" in html and "<td>40 (14)</td>" in html   # phenotype n; outcome n (positives)
     md = (root / "tables" / "table1.md").read_text()
-    assert "| n test (positives) | 15 | 15 |" in md and "15 (4)" in md
+    assert "| n test (positives) | 40 | 40 |" in md and "40 (14)" in md
 
 
 def test_table1_of_a_subset_of_targets_keeps_each_phenotype_in_its_block(tmp_path):
     # LVEF is functional: with fewer than six phenotypes it must not slide into the
     # volumetric block (the blocks were once cut by position, [:6] and [6:])
-    paths = [_write(tmp_path, rep, t, s, base + 0.01 * s)
-             for rep, base in BASE.items() for t in ["LVDV", "LVEF", "AF"] for s in SEEDS]
-    table1(paths, tmp_path / "tables", list(BASE), NAMES)
+    paths, preds = _jobs(tmp_path, NOISE, ["LVDV", "LVEF", "AF"])
+    table1(paths, preds, tmp_path / "tables", list(NOISE), NAMES, n_boot=50)
     md = (tmp_path / "tables" / "table1.md").read_text()
     volumetric, rest = md.split("**Functional and strain phenotypes (R² ↑)**")
     functional, outcomes = rest.split("**Clinical endpoints (AUROC % ↑)**")
@@ -94,34 +101,56 @@ def test_table1_of_a_subset_of_targets_keeps_each_phenotype_in_its_block(tmp_pat
 
 
 def test_table1_refuses_results_of_an_unknown_representation(table1_inputs):
-    root, paths = table1_inputs   # results for baseline, 2d and dual_phase
+    root, paths, preds = table1_inputs   # results for baseline, 2d and dual_phase
     with pytest.raises(ValueError, match=r"unknown representation.*'2d'"):
-        table1(paths, root / "tables", ["baseline", "dual_phase"], NAMES)
+        table1(paths, preds, root / "tables", ["baseline", "dual_phase"], NAMES)
     with pytest.raises(ValueError, match=r"no display name"):
-        table1(paths, root / "tables", list(BASE), {"baseline": "ECG (baseline)"})
+        table1(paths, preds, root / "tables", list(NOISE), {"baseline": "ECG (baseline)"})
 
 
-def test_rank_marks_ties_and_single_row():
-    m = pd.DataFrame({"a": [0.5, 0.7, 0.7], "b": [0.1, np.nan, np.nan]}, index=["x", "y", "z"])
-    marks = rank_marks(m)
-    assert list(marks["a"]) == ["second", "best", "best"]
-    assert list(marks["b"]) == ["", "", ""]  # one value cannot be ranked
+def test_marks_only_what_the_paired_interval_supports(tmp_path):
+    # 2d and dual-phase predict equally well but not alike (their own noise draws): one
+    # of them has the higher mean, and a table ranking by mean would make it bold and
+    # the other underlined. The paired interval of their difference holds 0, so neither
+    # is marked; the baseline is far below both.
+    paths, preds = _jobs(tmp_path, {"baseline": 1.2, "2d": 0.3, "dual_phase": 0.3}, ["LVEF"], n=80)
+    mean = table1(paths, preds, tmp_path / "tables", list(NOISE), NAMES, n_boot=300)
+    assert mean["LVEF"].nunique() == 3   # no tie: a rank-by-mean table would mark two cells
+    rows = (tmp_path / "tables" / "table1.md").read_text().split("| Model |")[1].split("Cells:")[0]
+    assert "**" not in rows and "<u>" not in rows
+
+
+def test_supported_marks_need_a_paired_difference_above_zero():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=500)   # paired replicates share the subject draws
+    boot = {"a": {"x": common + 0.5, "y": common + 0.3, "z": common},
+            "b": {"x": common + 0.5 + rng.normal(scale=1, size=500), "y": common, "z": common - 1}}
+    mean = pd.DataFrame({"a": [0.5, 0.3, 0.0], "b": [0.5, 0.0, -1.0], "c": [0.4, np.nan, np.nan]},
+                        index=["x", "y", "z"])
+    marks = supported_marks(mean, boot)
+    assert list(marks["a"]) == ["best", "second", ""]   # x > y > z, every step shown
+    # x's mean edge over y is lost in x's own replicate noise: x is not shown best, and
+    # then y is not marked second either, though it is clearly above z
+    assert list(marks["b"]) == ["", "", ""]
+    assert list(marks["c"]) == ["", "", ""]   # one value cannot be ranked (and has no replicates)
+    two = supported_marks(mean[["a"]].iloc[:2], boot)
+    assert list(two["a"]) == ["best", ""]     # two rows: at most a best
 
 
 def test_table2_only_configured_sizes(tmp_path):
-    paths = [_write(tmp_path, f"vit_{size}", t, s, v + 0.01 * s)
-             for size, v in [("base", 0.5), ("tiny", 0.3)]
-             for t in ["sex", "age", "qrs_num", "qrs_duration"] for s in SEEDS]
-    mean = table2(paths, tmp_path / "tables")
+    paths, preds = _jobs(tmp_path, {"vit_base": 0.1, "vit_tiny": 1.0}, ["sex", "age", "qrs_num", "qrs_duration"],
+                         n=60)
+    mean = table2(paths, preds, tmp_path / "tables", n_boot=200)
     assert list(mean.index) == ["vit_tiny", "vit_base"]
-    assert mean.loc["vit_base", "sex"] == pytest.approx(51.0)
+    sex = 100 * _metric(paths, "vit_base", "sex")
+    assert mean.loc["vit_base", "sex"] == pytest.approx(sex)
     md = (tmp_path / "tables" / "table2.md").read_text()
-    assert "Sex AUC [%]" in md and "| Base | **51.00 ± 0.82**" in md and "Small" not in md
+    assert "Sex AUC [%]" in md and f"| Base | **{sex:.2f} [" in md and "Small" not in md
 
 
 def test_probe_bars_and_projection(table1_inputs, tmp_path):
     from conftest_evaluate import planted_cohort
-    root, paths = table1_inputs
+    root, paths, _ = table1_inputs
     out = tmp_path / "bars.png"
     probe_bars(paths, out, ["baseline", "2d", "dual_phase"], ["LVEF", "SCD", "HF"])
     assert out.read_bytes()[:4] == b"\x89PNG"

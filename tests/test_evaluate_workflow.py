@@ -114,6 +114,9 @@ def test_tables_have_the_configured_rows_columns_and_finite_scores(res):
     scores = t1[[f"{t}_mean" for t in REGRESSION_T1]].to_numpy()
     assert np.isfinite(scores).all() and (scores <= 1).all(), t1
     assert np.isfinite(t1[[f"{t}_std" for t in REGRESSION_T1]].to_numpy()).all()
+    # every regression cell carries its bootstrap interval (read from the probes' predictions)
+    lo, hi = (t1[[f"{t}_{b}" for t in REGRESSION_T1]].to_numpy() for b in ("lo", "hi"))
+    assert np.isfinite(lo).all() and (lo < hi).all(), t1
     md = (tables / "table1.md").read_text()
     for t in set(T1) & set(OUTCOMES):   # an AUROC in %, or n/a with its reason under the table
         auc = t1[f"{t}_mean"]

@@ -127,6 +127,7 @@ use rule probe as probe_vit with:
 rule table1:
     input:
         probes=expand(P.probe, representation=TABLE1_RUNS, target=TABLE1_TARGETS_RUN, seed=EVAL["seeds"]),
+        predictions=expand(P.probe_predictions, representation=TABLE1_RUNS, seed=EVAL["seeds"]),
     output:
         csv=f"{TABLES}/table1.csv",
         md=f"{TABLES}/table1.md",
@@ -136,6 +137,8 @@ rule table1:
     params:
         representations=TABLE1_REPS,
         names=TABLE1_NAMES,
+        n_boot=cfg("compare", "n_boot"),   # the bootstrap behind the cells' intervals and marks
+        seed=cfg("compare", "seed"),
     threads: cpus("table1")
     resources:
         **size("table1"),
@@ -150,11 +153,15 @@ rule table1:
 rule table2:
     input:
         probes=expand(P.probe, representation=VIT_RUNS, target=TABLE2_TARGETS_RUN, seed=EVAL["seeds"]),
+        predictions=expand(P.probe_predictions, representation=VIT_RUNS, seed=EVAL["seeds"]),
     output:
         csv=f"{TABLES}/table2.csv",
         md=f"{TABLES}/table2.md",
         html=report(f"{TABLES}/table2.html", caption="../report/table2.rst", category="Results",
                     subcategory="Table 2", labels={"figure": "Table 2: ECG features by ViT size"}),
+    params:
+        n_boot=cfg("compare", "n_boot"),
+        seed=cfg("compare", "seed"),
     threads: cpus("table2")
     resources:
         **size("table2"),

@@ -4,5 +4,6 @@ from ecgcmr.evaluate.tables import table1
 from ecgcmr.logs import snakemake_logging
 
 with snakemake_logging(snakemake):
-    p = snakemake.params
-    table1(list(snakemake.input.probes), Path(snakemake.output.csv).parent, p.representations, p.names)
+    i, p = snakemake.input, snakemake.params
+    table1(list(i.probes), list(i.predictions), Path(snakemake.output.csv).parent, p.representations, p.names,
+           n_boot=p.n_boot, seed=p.seed)

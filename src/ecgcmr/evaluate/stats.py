@@ -75,19 +75,27 @@ def seed_draws(rng: np.random.Generator, models: Sequence[Model] | int, n_boot: 
     """(n_boot, n_models) column indices into ``models`` drawn hierarchically: training
     runs with replacement, then probe seeds with replacement within each drawn run; a
     level with one member is never resampled. ``models`` as an int: that many probe
-    seeds of one run. Every run must have the same probe seeds (the pipeline's do)."""
+    seeds of one run."""
     models = [(0, s) for s in range(models)] if isinstance(models, int) else [tuple(m) for m in models]
     runs = sorted({r for r, _ in models})
     columns = [[i for i, (r, _) in enumerate(models) if r == run] for run in runs]
-    if len({len(c) for c in columns}) != 1:
-        raise ValueError(f"every training run needs the same number of probe seeds, got "
-                         f"{ {run: len(c) for run, c in zip(runs, columns)} }")
-    n_runs, n_seeds = len(runs), len(columns[0])
+    n_runs = len(runs)
     run_draw = (np.zeros((n_boot, n_runs), dtype=int) if n_runs == 1
                 else rng.integers(0, n_runs, size=(n_boot, n_runs)))
-    seed_draw = (np.zeros((n_boot, n_runs, n_seeds), dtype=int) if n_seeds == 1
-                 else rng.integers(0, n_seeds, size=(n_boot, n_runs, n_seeds)))
-    return np.asarray(columns)[run_draw[:, :, None], seed_draw].reshape(n_boot, n_runs * n_seeds)
+    if len({len(c) for c in columns}) == 1:
+        n_seeds = len(columns[0])
+        seed_draw = (np.zeros((n_boot, n_runs, n_seeds), dtype=int) if n_seeds == 1
+                     else rng.integers(0, n_seeds, size=(n_boot, n_runs, n_seeds)))
+        return np.asarray(columns)[run_draw[:, :, None], seed_draw].reshape(n_boot, n_runs * n_seeds)
+    # a run that lost a probe seed (an untrainable probe): each drawn run contributes
+    # as many models as the largest run, drawn from its own seeds, so runs weigh equally
+    n_seeds = max(len(c) for c in columns)
+    out = np.empty((n_boot, n_runs, n_seeds), dtype=int)
+    for slot in range(n_runs):
+        for j, cols in enumerate(columns):
+            drawn = run_draw[:, slot] == j
+            out[drawn, slot] = np.asarray(cols)[rng.integers(0, len(cols), size=(int(drawn.sum()), n_seeds))]
+    return out.reshape(n_boot, n_runs * n_seeds)
 
 
 def weighted_r2(w: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -137,27 +145,27 @@ def replicate_metrics(task: str, w: np.ndarray, y: np.ndarray, pred: np.ndarray)
 
 
 @dataclass(frozen=True)
-class Arms:
-    """One target's test subjects as both arms see them: y (n,), predictions per model
-    (S_arm, n) and (S_baseline, n), the models ((training run, probe seed) pairs), and
-    the subjects' eids."""
+class Scored:
+    """One target's test subjects as every compared representation sees them: y (n,),
+    per representation its predictions per model (S, n) and the models ((training run,
+    probe seed) pairs), and the subjects' eids."""
 
     target: str
     task: str
     eids: np.ndarray
     y: np.ndarray
-    arm: np.ndarray
-    baseline: np.ndarray
-    arm_seeds: tuple[Model, ...]
-    baseline_seeds: tuple[Model, ...]
+    preds: dict[str, np.ndarray]
+    models: dict[str, tuple[Model, ...]]
 
 
-def arms_of(predictions: pd.DataFrame, arm: str, baseline: str,
-            targets: Sequence[str] | None = None) -> list[Arms]:
-    """Per target, the subjects every model (training run, probe seed) of both
-    representations scored (paired: a subject missing from one model or arm is left out
-    of all), as matrices."""
-    df = predictions[predictions["representation"].isin([arm, baseline])]
+def scored(predictions: pd.DataFrame, representations: Sequence[str], targets: Sequence[str] | None = None,
+           complete: bool = True) -> list[Scored]:
+    """Per target, the subjects every model (training run, probe seed) of every
+    representation scored (paired: a subject missing from one model or representation
+    is left out of all), as matrices. ``complete``: a representation without
+    predictions for a target is an error (a comparison needs both sides); otherwise it
+    is left out of that target, and a target no representation scored is skipped."""
+    df = predictions[predictions["representation"].isin(list(representations))]
     if "train_seed" not in df.columns:   # one training run
         df = df.assign(train_seed=0)
     key = ["target", "eid", "representation", "train_seed", "seed"]
@@ -168,26 +176,40 @@ def arms_of(predictions: pd.DataFrame, arm: str, baseline: str,
     wide = df.set_index(key)["y_pred"].unstack(["representation", "train_seed", "seed"])
     truth = df.groupby(["target", "eid", "representation"])["y_true"].first().unstack("representation")
     tasks = df.groupby("target")["task"].first()
+    names = " or ".join(repr(r) for r in representations)
     out = []
     for target in (targets if targets is not None else list(dict.fromkeys(df["target"]))):
         if target not in tasks.index:
-            raise ValueError(f"no test predictions of {arm!r} or {baseline!r} for target {target!r}")
+            if complete:
+                raise ValueError(f"no test predictions of {names} for target {target!r}")
+            continue
         w = wide.loc[target]
+        present = set(w.columns.get_level_values(0))
         sides = {}
-        for rep in (arm, baseline):
-            if rep not in w.columns.get_level_values(0):
-                raise ValueError(f"no test predictions of {rep!r} for target {target!r}")
+        for rep in representations:
+            if rep not in present:
+                if complete:
+                    raise ValueError(f"no test predictions of {rep!r} for target {target!r}")
+                continue
             sides[rep] = w[rep].dropna(axis=1, how="all")
-        common = w.index[sides[arm].notna().all(axis=1) & sides[baseline].notna().all(axis=1)]
+        common = w.index[np.logical_and.reduce([s.notna().all(axis=1) for s in sides.values()])]
         if len(common) == 0:
-            raise ValueError(f"{target}: {arm!r} and {baseline!r} share no test subject")
+            raise ValueError(f"{target}: {names} share no test subject")
         t = truth.loc[target].loc[common]
-        if not np.allclose(t[arm].to_numpy(float), t[baseline].to_numpy(float)):
-            raise ValueError(f"{target}: {arm!r} and {baseline!r} disagree on the test labels of shared subjects")
-        out.append(Arms(target, str(tasks[target]), common.to_numpy(), t[arm].to_numpy(float),
-                        sides[arm].loc[common].to_numpy(float).T, sides[baseline].loc[common].to_numpy(float).T,
-                        _models(sides[arm].columns), _models(sides[baseline].columns)))
+        first = next(iter(sides))
+        for rep in sides:
+            if not np.allclose(t[rep].to_numpy(float), t[first].to_numpy(float)):
+                raise ValueError(f"{target}: {first!r} and {rep!r} disagree on the test labels of shared subjects")
+        out.append(Scored(target, str(tasks[target]), common.to_numpy(), t[first].to_numpy(float),
+                          {rep: s.loc[common].to_numpy(float).T for rep, s in sides.items()},
+                          {rep: _models(s.columns) for rep, s in sides.items()}))
     return out
+
+
+def arms_of(predictions: pd.DataFrame, arm: str, baseline: str,
+            targets: Sequence[str] | None = None) -> list[Scored]:
+    """:func:`scored` of an arm and its baseline: both must have every target."""
+    return scored(predictions, [arm, baseline], targets)
 
 
 def _models(columns: pd.MultiIndex) -> tuple[Model, ...]:
@@ -196,6 +218,45 @@ def _models(columns: pd.MultiIndex) -> tuple[Model, ...]:
 
 def _n_runs(models: Sequence[Model]) -> int:
     return len({r for r, _ in models})
+
+
+def replicates(targets: Sequence[Scored], n_boot: int, seed: int, paired: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """target -> representation -> (n_boot,): the representation's mean metric over
+    its drawn models on the drawn test subjects, for every replicate. ``paired``: all
+    representations are scored on the same subject draws (over the union of every
+    target's subjects) and, where their models are the same (training run, probe seed)
+    pairs, the same model draws: a seed is one model for every target, and the probe's
+    seed also fixes its outcome undersampling. Otherwise each representation draws its
+    own. Same inputs and ``seed`` -> same replicates."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be positive, got {n_boot}")
+    reps = list(dict.fromkeys(r for t in targets for r in t.preds))
+    rng = np.random.default_rng(seed)
+    universe = pd.Index(np.unique(np.concatenate([t.eids for t in targets]))) if targets else pd.Index([])
+    shared = subject_counts(rng, len(universe), n_boot) if paired else None
+    weights = {r: shared if paired else subject_counts(rng, len(universe), n_boot) for r in reps}
+    shared_draws: dict[tuple, np.ndarray] = {}
+    draws = {r: shared_draws if paired else {} for r in reps}
+    for t in targets:
+        for r, models in t.models.items():
+            if models not in draws[r]:
+                draws[r][models] = seed_draws(rng, models, n_boot)
+    out = {}
+    for t in targets:
+        cols = universe.get_indexer(t.eids)
+        out[t.target] = {r: np.take_along_axis(replicate_metrics(t.task, weights[r][cols], t.y, pred),
+                                               draws[r][t.models[r]], axis=1).mean(axis=1)
+                         for r, pred in t.preds.items()}
+    return out
+
+
+def interval(boot: np.ndarray, level: float = LEVEL) -> tuple[float, float, int]:
+    """The percentile interval of the replicates where the statistic is defined (a
+    replicate may draw no case of an outcome), and how many those are."""
+    ok = boot[np.isfinite(boot)]
+    tail = 100 * (1 - level) / 2
+    lo, hi = (np.percentile(ok, [tail, 100 - tail]) if len(ok) else (np.nan, np.nan))
+    return float(lo), float(hi), len(ok)
 
 
 def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "baseline",
@@ -215,35 +276,16 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
     groups = {g: [t for t in members if t in targets]
               for g, members in (GROUPS if groups is None else groups).items()}
     groups = {g: m for g, m in groups.items() if m}
-
-    rng = np.random.default_rng(seed)
-    universe = pd.Index(np.unique(np.concatenate([a.eids for a in arms])))
-    w_arm = subject_counts(rng, len(universe), n_boot)
-    w_base = w_arm if paired else subject_counts(rng, len(universe), n_boot)
-    # a seed is one model for every target, so its draws are shared across targets; the
-    # probe's seed also fixes its outcome undersampling, so paired arms with the same
-    # seeds share them too
-    draws_arm: dict[tuple, np.ndarray] = {}
-    draws_base = draws_arm if paired else {}
-    for a in arms:
-        for draws, seeds in ((draws_arm, a.arm_seeds), (draws_base, a.baseline_seeds)):
-            if seeds not in draws:
-                draws[seeds] = seed_draws(rng, seeds, n_boot)
+    boot = replicates(arms, n_boot, seed, paired)
 
     rows, deltas = [], {}
     for a in arms:
-        cols = universe.get_indexer(a.eids)
-        m_arm = replicate_metrics(a.task, w_arm[cols], a.y, a.arm)
-        m_base = replicate_metrics(a.task, w_base[cols], a.y, a.baseline)
-        boot_arm = np.take_along_axis(m_arm, draws_arm[a.arm_seeds], axis=1).mean(axis=1)
-        boot_base = np.take_along_axis(m_base, draws_base[a.baseline_seeds], axis=1).mean(axis=1)
-        deltas[a.target] = boot_arm - boot_base
-        v_arm = float(np.mean([point_metric(a.task, a.y, p) for p in a.arm]))
-        v_base = float(np.mean([point_metric(a.task, a.y, p) for p in a.baseline]))
+        deltas[a.target] = boot[a.target][arm] - boot[a.target][baseline]
+        v_arm, v_base = (float(np.mean([point_metric(a.task, a.y, p) for p in a.preds[r]])) for r in (arm, baseline))
         rows.append(_row(a.target, "target", "auroc" if is_classification(a.task) else "r2",
                          v_arm, v_base, deltas[a.target], level, n_subjects=len(a.eids),
-                         n_seeds_arm=len(a.arm_seeds), n_seeds_baseline=len(a.baseline_seeds),
-                         n_train_seeds_arm=_n_runs(a.arm_seeds), n_train_seeds_baseline=_n_runs(a.baseline_seeds)))
+                         n_seeds_arm=len(a.models[arm]), n_seeds_baseline=len(a.models[baseline]),
+                         n_train_seeds_arm=_n_runs(a.models[arm]), n_train_seeds_baseline=_n_runs(a.models[baseline])))
     by_target = {r["target"]: r for r in rows}
     for g, members in groups.items():
         metrics = {by_target[t]["metric"] for t in members}
@@ -268,10 +310,8 @@ def _row(name: str, kind: str, metric: str, arm_value: float, baseline_value: fl
     """Point Δ from the unresampled data, interval from the replicates' percentiles
     (replicates where a metric is undefined, e.g. no case drawn, are left out and
     counted in n_valid)."""
-    ok = boot_delta[np.isfinite(boot_delta)]
-    tail = 100 * (1 - level) / 2
-    lo, hi = (np.percentile(ok, [tail, 100 - tail]) if len(ok) else (np.nan, np.nan))
+    lo, hi, n_valid = interval(boot_delta, level)
     delta = arm_value - baseline_value
     return {"target": name, "kind": kind, "metric": metric, "arm_value": arm_value,
-            "baseline_value": baseline_value, "delta": delta, "lo": float(lo), "hi": float(hi),
-            "verdict": verdict(lo, hi), "n_valid": len(ok), **counts}
+            "baseline_value": baseline_value, "delta": delta, "lo": lo, "hi": hi,
+            "verdict": verdict(lo, hi), "n_valid": n_valid, **counts}

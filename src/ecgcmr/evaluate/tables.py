@@ -1,6 +1,8 @@
 """The paper's Tables 1-3 from the probe results and the encoders, as CSV (numbers),
-Markdown (best **bold**, second <u>underlined</u>, as the paper) and HTML (for the
-Snakemake report, which shows HTML inline but offers CSV/Markdown only as downloads).
+Markdown (best **bold**, second <u>underlined</u>, as the paper, but only where the
+paired interval supports the rank: :mod:`.cells`) and HTML (for the Snakemake report,
+which shows HTML inline but offers CSV/Markdown only as downloads). A Table 1/2 cell is
+the mean over every training run's probe seeds with its 95 % interval (:mod:`.cells`).
 
 Only what was run is shown: a representation or ViT size without probe results is
 left out, never filled in.
@@ -17,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..specs import VIT_SIZES as SIZE_TABLE
 from ..phenotypes import FUNCTIONAL, OUTCOMES, VOLUMETRIC
+from ..specs import VIT_SIZES as SIZE_TABLE
+from .cells import cell_replicates, intervals, supported_marks
+from .stats import LEVEL, N_BOOT
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """mean, std (over the models with a value: every training run's probe seeds),
-    n_seeds (those models) and n_nan per (representation, target)."""
+    n_seeds (those models), n_train_seeds (the training runs) and n_nan per
+    (representation, target)."""
     def agg(g: pd.DataFrame) -> pd.Series:
         v = g["value"].astype(float)
         scale = 100.0 if g["metric"].iloc[0] == "auroc" else 1.0
@@ -53,47 +58,49 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
                           "mean": ok.mean() if len(ok) else math.nan,
                           # population SD over seeds (ddof=0), as the authors' np.std
                           "std": ok.std(ddof=0) if len(ok) else math.nan,
-                          "n_seeds": len(v), "n_nan": int((~np.isfinite(v)).sum()),
+                          "n_seeds": len(v), "n_train_seeds": g["train_seed"].nunique(),
+                          "n_nan": int((~np.isfinite(v)).sum()),
                           "reason": "; ".join(reasons)})
     if results.empty:
-        return pd.DataFrame(columns=["representation", "target", "metric", "mean", "std", "n_seeds", "n_nan", "reason"])
-    return (results.groupby(["representation", "target"], sort=False)[["metric", "value", "reason"]]
+        return pd.DataFrame(columns=["representation", "target", "metric", "mean", "std", "n_seeds",
+                                     "n_train_seeds", "n_nan", "reason"])
+    return (results.groupby(["representation", "target"], sort=False)[["metric", "value", "reason", "train_seed"]]
             .apply(agg).reset_index())
 
 
-def _wide(summary: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(mean, std) wide frames restricted to rows/columns that have results."""
+def _wide(summary: pd.DataFrame, rows: Sequence[str], columns: Sequence[str], value: str = "mean") -> pd.DataFrame:
+    """``value`` as a wide frame (rows = representations, columns = targets) restricted
+    to the rows/columns that have results."""
     present_rows = [r for r in rows if r in set(summary["representation"])]
-    mean = summary.pivot(index="representation", columns="target", values="mean").reindex(present_rows)
-    std = summary.pivot(index="representation", columns="target", values="std").reindex(present_rows)
-    cols = [c for c in columns if c in mean.columns]
-    return mean[cols].astype(float), std[cols].astype(float)
+    wide = summary.pivot(index="representation", columns="target", values=value).reindex(present_rows)
+    return wide[[c for c in columns if c in wide.columns]].astype(float)
 
 
-def rank_marks(mean: pd.DataFrame) -> pd.DataFrame:
-    """'best' / 'second' / '' per cell (higher is better for R² and AUROC). Ranks need
-    at least two rows with a value; ties share the mark."""
-    marks = pd.DataFrame("", index=mean.index, columns=mean.columns)
-    for c in mean.columns:
-        vals = sorted({round(v, 12) for v in mean[c] if np.isfinite(v)}, reverse=True)
-        if len(mean[c].dropna()) < 2:
-            continue
-        for i, label in enumerate(["best", "second"][:len(vals)]):
-            marks.loc[np.isclose(mean[c], vals[i], rtol=0, atol=1e-12), c] = label
-    return marks
+def cell_intervals(results: pd.DataFrame, prediction_files: Sequence[str | Path], representations: Sequence[str],
+                   targets: Sequence[str], n_boot: int, seed: int, level: float) -> tuple[pd.DataFrame, dict]:
+    """The summary of ``results`` with each cell's lo/hi (in the table's units: AUROC
+    in percent), and the paired replicates behind the marks."""
+    from .probe import read_predictions  # torch: not needed when the Snakefile imports the names above
+
+    boot = cell_replicates(read_predictions(list(prediction_files)), representations, targets, n_boot, seed)
+    summary = summarise(results).merge(intervals(boot, level), on=["representation", "target"], how="left")
+    scale = np.where(summary["metric"] == "auroc", 100.0, 1.0)
+    summary["lo"], summary["hi"] = summary["lo"] * scale, summary["hi"] * scale
+    return summary, boot
 
 
-def _cell(m: float, s: float, decimals: int) -> str:
+def _cell(m: float, lo: float, hi: float, decimals: int) -> str:
     if not np.isfinite(m):
         return "n/a"
-    return f"{m:.{decimals}f} ± {s:.{decimals}f}"
+    interval = f" [{lo:.{decimals}f}, {hi:.{decimals}f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"{m:.{decimals}f}{interval}"
 
 
-def format_table(mean: pd.DataFrame, std: pd.DataFrame, decimals: int, row_names: dict[str, str],
-                 headers: dict[str, str] | None = None, footer: dict[str, str] | None = None) -> tuple[str, str]:
-    """(Markdown, HTML) with the best value bold and the second underlined; ``footer``
-    (column -> text) adds a last row (the n each score rests on)."""
-    marks = rank_marks(mean)
+def format_table(mean: pd.DataFrame, lo: pd.DataFrame, hi: pd.DataFrame, marks: pd.DataFrame, decimals: int,
+                 row_names: dict[str, str], headers: dict[str, str] | None = None,
+                 footer: dict[str, str] | None = None) -> tuple[str, str]:
+    """(Markdown, HTML): each cell "mean [lo, hi]", a 'best' mark bold and a 'second'
+    underlined; ``footer`` (column -> text) adds a last row (the n each score rests on)."""
     headers = headers or {}
     head = ["Model"] + [headers.get(c, c) for c in mean.columns]
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -101,7 +108,7 @@ def format_table(mean: pd.DataFrame, std: pd.DataFrame, decimals: int, row_names
     for r in mean.index:
         cells_md, cells_html = [], []
         for c in mean.columns:
-            text = _cell(mean.loc[r, c], std.loc[r, c], decimals)
+            text = _cell(mean.loc[r, c], lo.loc[r, c], hi.loc[r, c], decimals)
             mark = marks.loc[r, c]
             cells_md.append(f"**{text}**" if mark == "best" else f"<u>{text}</u>" if mark == "second" else text)
             t = html.escape(text)
@@ -116,6 +123,18 @@ def format_table(mean: pd.DataFrame, std: pd.DataFrame, decimals: int, row_names
     table_html = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
                   + "".join(rows_html) + "</tbody></table>")
     return "\n".join(md) + "\n", table_html
+
+
+def cells_note(summary: pd.DataFrame, n_boot: int, level: float) -> str:
+    """What a cell and a mark mean, with this table's counts."""
+    runs = sorted({int(n) for n in summary["n_train_seeds"]})
+    seeds = sorted({int(n) for n in summary["n_seeds"]})
+    pct = f"{100 * level:g} %"
+    return (f"Cells: mean over {'/'.join(map(str, seeds))} probe model(s) "
+            f"({'/'.join(map(str, runs))} training run(s) × probe seeds) [{pct} interval: "
+            f"{n_boot} bootstrap replicates resampling training runs, probe seeds and test subjects]. "
+            f"Bold: best, underlined: second, only where the paired {pct} interval of the difference to "
+            f"every lower row excludes 0; an unmarked column has no supported ranking.")
 
 
 N_ROW = "n test (positives)"
@@ -144,14 +163,20 @@ def _html_page(title: str, parts: list[tuple[str, str]], note: str = "") -> str:
             f"</head><body><h2>{html.escape(title)}</h2>{body}<p>{html.escape(note)}</p></body></html>\n")
 
 
-def _numeric_csv(mean: pd.DataFrame, std: pd.DataFrame, summary: pd.DataFrame, row_names: dict) -> pd.DataFrame:
-    out = pd.DataFrame({"representation": mean.index, "name": [row_names.get(r, r) for r in mean.index]})
-    n = summary.pivot(index="representation", columns="target", values="n_seeds").reindex(mean.index)
-    for c in mean.columns:
-        out[f"{c}_mean"] = mean[c].to_numpy()
-        out[f"{c}_std"] = std[c].to_numpy()
-        out[f"{c}_n_seeds"] = n[c].to_numpy()
-    return out
+CSV_VALUES = ("mean", "std", "lo", "hi", "n_seeds", "n_train_seeds")
+
+
+def _numeric_csv(summary: pd.DataFrame, rows: Sequence[str], columns: Sequence[str], row_names: dict) -> pd.DataFrame:
+    """One row per representation; per target its mean, std (over models), lo/hi (the
+    cell's interval), n_seeds and n_train_seeds."""
+    wide = {v: _wide(summary, rows, columns, v) for v in CSV_VALUES}
+    index = wide["mean"].index
+    columns = {"representation": index, "name": [row_names.get(r, r) for r in index]}
+    for c in wide["mean"].columns:
+        for v in CSV_VALUES:
+            col = wide[v][c]
+            columns[f"{c}_{v}"] = (col.astype("Int64") if v.startswith("n_") else col).to_numpy()
+    return pd.DataFrame(columns)
 
 
 def _reasons_note(summary: pd.DataFrame) -> str:
@@ -179,20 +204,30 @@ def check_representations(results: pd.DataFrame, representations: Sequence[str],
                          f"Table 1 rows are {list(representations)} (evaluate.representations)")
 
 
-def table1(probe_results: Sequence[str | Path], out_dir: str | Path, representations: Sequence[str],
-           names: Mapping[str, str]) -> pd.DataFrame:
+def _marked(summary: pd.DataFrame, boot: dict, rows: Sequence[str], columns: Sequence[str],
+            level: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    mean = _wide(summary, rows, columns)
+    lo, hi = (_wide(summary, rows, columns, v) for v in ("lo", "hi"))
+    return mean, lo, hi, supported_marks(mean, boot, level)
+
+
+def table1(probe_results: Sequence[str | Path], prediction_files: Sequence[str | Path], out_dir: str | Path,
+           representations: Sequence[str], names: Mapping[str, str], n_boot: int = N_BOOT, seed: int = 0,
+           level: float = LEVEL) -> pd.DataFrame:
     """Table 1: rows = ``representations`` in the given order, shown by ``names``
     (representation -> display label, from config), columns = the volumetric, then the
-    functional phenotypes (R²), then the outcomes (AUROC, %), mean ± std over seeds.
-    Writes table1.{csv,md,html}."""
+    functional phenotypes (R²), then the outcomes (AUROC, %): the mean over every
+    training run's probe seeds with its interval from the probes' test predictions
+    (``prediction_files``; :mod:`.cells`). Writes table1.{csv,md,html} and
+    probe_results.csv."""
     results = collect_results(probe_results)
     check_representations(results, representations, names)
-    summary = summarise(results)
     order = list(representations)
-    mean, std = _wide(summary, order, TABLE1_TARGETS)
+    summary, boot = cell_intervals(results, prediction_files, order, TABLE1_TARGETS, n_boot, seed, level)
+    mean, lo, hi, marks = _marked(summary, boot, order, TABLE1_TARGETS, level)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _numeric_csv(mean, std, summary, names).to_csv(out_dir / "table1.csv", index=False)
+    _numeric_csv(summary, order, TABLE1_TARGETS, names).to_csv(out_dir / "table1.csv", index=False)
     results.to_csv(out_dir / "probe_results.csv", index=False)
     blocks = [("Volumetric and mass phenotypes (R² ↑)", [c for c in mean.columns if c in VOLUMETRIC]),
               ("Functional and strain phenotypes (R² ↑)", [c for c in mean.columns if c in FUNCTIONAL]),
@@ -201,12 +236,13 @@ def table1(probe_results: Sequence[str | Path], out_dir: str | Path, representat
     for caption, cols in blocks:
         if not cols:
             continue
-        md, tbl = format_table(mean[cols], std[cols], 3, names, footer=n_footer(results, order))
+        md, tbl = format_table(mean[cols], lo[cols], hi[cols], marks[cols], 3, names,
+                               footer=n_footer(results, order))
         md_parts += [f"\n**{caption}**\n\n", md]
         html_parts.append((caption, tbl))
-    note = _reasons_note(summary[summary["representation"].isin(order)])
-    if note:
-        md_parts.append(f"\n{note}\n")
+    shown = summary[summary["representation"].isin(order)]
+    note = " ".join(n for n in (cells_note(shown, n_boot, level), _reasons_note(shown)) if n)
+    md_parts.append(f"\n{note}\n")
     (out_dir / "table1.md").write_text("".join(md_parts))
     (out_dir / "table1.html").write_text(_html_page("Table 1: ECG-only prediction of CMR phenotypes and outcomes",
                                                     html_parts, note))
@@ -214,20 +250,24 @@ def table1(probe_results: Sequence[str | Path], out_dir: str | Path, representat
     return mean
 
 
-def table2(probe_results: Sequence[str | Path], out_dir: str | Path) -> pd.DataFrame:
+def table2(probe_results: Sequence[str | Path], prediction_files: Sequence[str | Path], out_dir: str | Path,
+           n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> pd.DataFrame:
     """Table 2: rows = ViT sizes (representations ``vit_{size}``), columns = sex AUROC
-    (%), age, QRS number and QRS duration R². Writes table2.{csv,md,html}."""
+    (%), age, QRS number and QRS duration R², each cell as in :func:`table1`. Writes
+    table2.{csv,md,html}."""
     results = collect_results(probe_results)
-    summary = summarise(results)
     reps = [f"vit_{s}" for s in VIT_SIZES]
-    mean, std = _wide(summary, reps, list(TABLE2_COLUMNS))
+    columns = list(TABLE2_COLUMNS)
+    summary, boot = cell_intervals(results, prediction_files, reps, columns, n_boot, seed, level)
+    mean, lo, hi, marks = _marked(summary, boot, reps, columns, level)
     names = {f"vit_{s}": s.capitalize() for s in VIT_SIZES}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _numeric_csv(mean, std, summary, names).to_csv(out_dir / "table2.csv", index=False)
-    md, tbl = format_table(mean, std, 2, names, TABLE2_COLUMNS, footer=n_footer(results, reps))
-    note = _reasons_note(summary[summary["representation"].isin(reps)])
-    (out_dir / "table2.md").write_text("# Table 2\n\n" + md + (f"\n{note}\n" if note else ""))
+    _numeric_csv(summary, reps, columns, names).to_csv(out_dir / "table2.csv", index=False)
+    md, tbl = format_table(mean, lo, hi, marks, 2, names, TABLE2_COLUMNS, footer=n_footer(results, reps))
+    shown = summary[summary["representation"].isin(reps)]
+    note = " ".join(n for n in (cells_note(shown, n_boot, level), _reasons_note(shown)) if n)
+    (out_dir / "table2.md").write_text("# Table 2\n\n" + md + f"\n{note}\n")
     (out_dir / "table2.html").write_text(_html_page("Table 2: ViT backbones on general and ECG-derived targets",
                                                     [("", tbl)], note))
     return mean
