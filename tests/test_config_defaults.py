@@ -1,11 +1,16 @@
 """The schema is the one home of defaults: where a library function keeps a default
 for a config key (so it can be called from tests and notebooks), it is the schema's."""
 
+import dataclasses
 import inspect
 
+import pytest
 import yaml
 
+from ecgcmr.cmr.localise import LocaliserParams
+from ecgcmr.cmr.phases import CurveRules
 from ecgcmr.config import SCHEMA
+from ecgcmr.evaluate.probe import ProbeConfig
 from ecgcmr.ecg.preprocess import filter_ecg
 from ecgcmr.train.align import align
 from ecgcmr.train.pretrain_ecg import pretrain_ecg
@@ -55,3 +60,20 @@ def test_a_schema_default_is_not_dead_behind_required():
         walk(node.get("additionalProperties"), f"{where}.*")
     walk(yaml.safe_load(SCHEMA.read_text()), "config")
     assert dead == []
+
+
+@pytest.mark.parametrize("cls, section", [(LocaliserParams, "segmentation.localise"),
+                                          (CurveRules, "segmentation.qc"), (ProbeConfig, "evaluate.probe")],
+                         ids=lambda x: getattr(x, "__name__", x))
+def test_a_config_dataclass_defaults_to_its_schema_section(cls, section):
+    # each field is a key of its section with the schema's default (the QC curve rules
+    # once had their values only here and in the demo config)
+    node = {"properties": PROPERTIES}
+    for key in section.split("."):
+        node = node["properties"][key]
+    schema = node["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(cls)}
+    assert set(fields) == set(schema), (set(fields) ^ set(schema))
+    wrong = {k: (d, schema[k].get("default", "no default"))
+             for k, d in fields.items() if (list(d) if isinstance(d, tuple) else d) != schema[k].get("default")}
+    assert wrong == {}
