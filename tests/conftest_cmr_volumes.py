@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ecgcmr.config import EMBEDDED, load_config
 from ecgcmr.io.dicom_cine import cine_affine
 from ecgcmr.synth.cmr import render_cine
 from ecgcmr.synth.physiology import sample_cohort
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+# the validated demo config (schema defaults filled in), as the rules see it
+CONFIG = load_config(EMBEDDED)
 SYNTH_CMR = CONFIG["synth"]["cmr"]
 
 
@@ -51,7 +53,7 @@ def write_subjects(subjects, root: Path) -> tuple[Path, Path]:
 
 
 def segmentation_params() -> dict:
-    """The ``segment`` rule's params, from config/config.yaml."""
+    """The ``segment`` rule's params, from the demo config."""
     seg = CONFIG["segmentation"]
     return {"batch_size": seg["batch_size"], "largest_component": seg["largest_component"],
             "qc": seg["qc"], "device": "cpu", "threads": 1}
