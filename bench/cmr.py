@@ -47,6 +47,7 @@ from ecgcmr.cmr.phases import LV_BLOOD_POOL, LV_MYOCARDIUM, select_phases, volum
 from ecgcmr.cmr.phases import CurveRules  # noqa: E402
 from ecgcmr.cmr.segment import segment_subject  # noqa: E402
 from ecgcmr.cmr.segmenter import build_unet  # noqa: E402
+from ecgcmr.config import load_config  # noqa: E402
 from ecgcmr.errors import InputError  # noqa: E402
 
 H100_BF16_DENSE_FLOPS = 989e12
@@ -163,7 +164,7 @@ def main() -> int:
     ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "cmr.json"))
     args = ap.parse_args()
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = load_config(args.config)   # validated: schema defaults filled, as the rules see it
     if args.localiser_only and Path(args.out).is_file():
         result = {**json.loads(Path(args.out).read_text()), "localiser": bench_localiser(config, args.n_localiser)}
     else:
