@@ -11,7 +11,7 @@ import pandas as pd
 
 from ecgcmr.evaluate.embed import write_embeddings
 from ecgcmr.evaluate.probe import ProbeResult, write_predictions, write_result
-from ecgcmr.evaluate.stats import point_metric
+from ecgcmr.evaluate.stats import score
 from ecgcmr.phenotypes import OUTCOMES, PHENOTYPES
 
 FAST_PROBE = {"hidden_dims": [32, 16], "dropout": 0.0, "lr": 3e-3, "betas": [0.9, 0.95], "weight_decay": 0.005,
@@ -79,7 +79,7 @@ def probe_job(root, rep, seed, targets, noise, n, unscored=()):
         y = (np.arange(n) % 3 == 0).astype(float) if binary else np.random.default_rng(i).normal(size=n)
         pred = y + np.random.default_rng([seed, i, len(rep)]).normal(scale=noise, size=n)
         task = "classification" if binary else "regression"
-        results.append(_write(root, rep, t, seed, point_metric(task, y, pred), n,
+        results.append(_write(root, rep, t, seed, score(task, y, pred)[0], n,
                               positives=int(y.sum()) if binary else None))
         frames.append(pd.DataFrame({"eid": [f"{1000000 + k}" for k in range(n)], "target": t, "seed": seed,
                                     "train_seed": 0, "representation": rep, "task": task,

@@ -24,17 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import r2_score, roc_auc_score
 from torch import nn
 
 from ..phenotypes import ECG_DERIVED, OUTCOMES
 from .embed import read_embeddings
+from .stats import MIN_SUBJECTS, score
 
 log = logging.getLogger(__name__)
 
 # Binary targets scored by AUROC; every other target is a regression scored by R².
 CLASSIFICATION = set(OUTCOMES) | {"sex"}
-MIN_SUBJECTS = 4  # fewer labelled subjects in a split than this cannot train or score
 
 
 @dataclass(frozen=True)
@@ -105,20 +104,6 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     std = x.std(axis=0)
     # constant embedding dimensions (dead units) would divide by zero
     return mean, np.where(std > 1e-8, std, 1.0)
-
-
-def score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, str]:
-    """(value, reason): R² or AUROC, or NaN with the reason it is undefined."""
-    if len(y_true) < MIN_SUBJECTS:
-        return math.nan, f"only {len(y_true)} labelled subjects"
-    if task == "classification":
-        n_pos = int((y_true == 1).sum())
-        if n_pos == 0 or n_pos == len(y_true):
-            return math.nan, f"single class ({n_pos} positives of {len(y_true)})"
-        return float(roc_auc_score(y_true, y_pred)), ""
-    if np.var(y_true) == 0:
-        return math.nan, "constant target"
-    return float(r2_score(y_true, y_pred)), ""
 
 
 def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,

@@ -12,8 +12,7 @@ compared target's test subjects, and both arms are scored on the *same* drawn su
 so subject-level difficulty cancels in Δ = arm − baseline. A replicate is a vector of
 subject counts, so each metric is a weighted R² or a weighted Mann-Whitney AUROC: a few
 matrix products per target instead of n_boot sklearn calls. The point estimates are
-sklearn's ``r2_score`` / ``roc_auc_score`` on the unresampled data (the probe's own
-numbers); tests check the weighted forms against sklearn on resampled data.
+:func:`score` on the unresampled data (the probe's own numbers); tests check the weighted forms against sklearn on resampled data.
 """
 
 from __future__ import annotations
@@ -51,12 +50,23 @@ def is_classification(task: str) -> bool:
     return task == "classification"
 
 
-def point_metric(task: str, y: np.ndarray, pred: np.ndarray) -> float:
-    """The probe's own score: AUROC for an outcome, R² for a regression (sklearn);
-    NaN where it is undefined (one class, a constant target), as the probe records it."""
-    if len(y) < 2 or (len(np.unique(y)) < 2 if is_classification(task) else np.var(y) == 0):
-        return float("nan")
-    return float(roc_auc_score(y, pred) if is_classification(task) else r2_score(y, pred))
+MIN_SUBJECTS = 4  # fewer labelled subjects in a split than this cannot train or score
+
+
+def score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, str]:
+    """(value, reason): the probe's score, AUROC for an outcome and R² for a regression
+    (sklearn), or NaN with the reason it is undefined. The one definition: the probe
+    records it, the bootstrap's point estimates recompute it."""
+    if len(y_true) < MIN_SUBJECTS:
+        return float("nan"), f"only {len(y_true)} labelled subjects"
+    if is_classification(task):
+        n_pos = int((y_true == 1).sum())
+        if n_pos == 0 or n_pos == len(y_true):
+            return float("nan"), f"single class ({n_pos} positives of {len(y_true)})"
+        return float(roc_auc_score(y_true, y_pred)), ""
+    if np.var(y_true) == 0:
+        return float("nan"), "constant target"
+    return float(r2_score(y_true, y_pred)), ""
 
 
 def subject_counts(rng: np.random.Generator, n_subjects: int, n_boot: int) -> np.ndarray:
@@ -123,14 +133,14 @@ def weighted_auroc(w: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray
     w_pos = w[pos]
     n_pos, n_neg = w_pos.sum(axis=0), w[neg].sum(axis=0)
     out = np.empty((w.shape[1], pred.shape[0]))
-    for s, score in enumerate(pred):
-        order = neg[np.argsort(score[neg], kind="stable")]
-        neg_scores = score[order]
+    for s, model in enumerate(pred):
+        order = neg[np.argsort(model[neg], kind="stable")]
+        neg_scores = model[order]
         # negatives' weight below each sorted position, per replicate (row 0: none)
         below = np.zeros((len(order) + 1, w.shape[1]))
         np.cumsum(w[order], axis=0, out=below[1:])
-        left = np.searchsorted(neg_scores, score[pos], side="left")
-        right = np.searchsorted(neg_scores, score[pos], side="right")
+        left = np.searchsorted(neg_scores, model[pos], side="left")
+        right = np.searchsorted(neg_scores, model[pos], side="right")
         beaten = below[left]
         if np.any(right > left):   # a positive tied with negatives: those count one half
             beaten = 0.5 * (beaten + below[right])
@@ -281,7 +291,7 @@ def paired_bootstrap(predictions: pd.DataFrame, arm: str, baseline: str = "basel
     rows, deltas = [], {}
     for a in arms:
         deltas[a.target] = boot[a.target][arm] - boot[a.target][baseline]
-        v_arm, v_base = (float(np.mean([point_metric(a.task, a.y, p) for p in a.preds[r]])) for r in (arm, baseline))
+        v_arm, v_base = (float(np.mean([score(a.task, a.y, p)[0] for p in a.preds[r]])) for r in (arm, baseline))
         rows.append(_row(a.target, "target", "auroc" if is_classification(a.task) else "r2",
                          v_arm, v_base, deltas[a.target], level, n_subjects=len(a.eids),
                          n_seeds_arm=len(a.models[arm]), n_seeds_baseline=len(a.models[baseline]),
