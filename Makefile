@@ -8,7 +8,7 @@ CORES ?= $(shell nproc)
 APT_PACKAGES := graphviz slurm-wlm munge chromium dcm2niix
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages slurm-cluster demo test test-fast report dag bench clean
+.PHONY: install system-packages slurm-cluster demo test test-fast report dag bench science clean
 
 install: $(STAMP)
 
@@ -63,6 +63,12 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/cmr.py
 	$(BIN)/python bench/train.py
+
+# Does dual-phase alignment beat the baseline here? The demo cohort with 3 training runs
+# of every representation and 3 probe seeds, answered by the pipeline's paired bootstrap
+# and gates (bench/results/science.md). A benchmark, not a test: about 3x the demo.
+science: install
+	$(BIN)/python bench/science.py --cores $(CORES)
 
 clean:
 	rm -rf results .snakemake
