@@ -77,3 +77,12 @@ def test_a_config_dataclass_defaults_to_its_schema_section(cls, section):
     wrong = {k: (d, schema[k].get("default", "no default"))
              for k, d in fields.items() if (list(d) if isinstance(d, tuple) else d) != schema[k].get("default")}
     assert wrong == {}
+
+
+def test_every_trainer_field_is_a_param_or_a_runtime_setting():
+    # a TrainConfig field in neither list would never reach a trainer from the config
+    from ecgcmr.config import TRAINER_KEYS, TRAINER_RUNTIME_KEYS
+    from ecgcmr.train.loop import TrainConfig
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert not set(TRAINER_KEYS) & set(TRAINER_RUNTIME_KEYS)
+    assert set(TRAINER_KEYS) | set(TRAINER_RUNTIME_KEYS) | {"drop_last"} == fields

@@ -150,10 +150,18 @@ def test_table2_only_configured_sizes(tmp_path):
 
 def test_probe_bars_and_projection(table1_inputs, tmp_path):
     from conftest_evaluate import planted_cohort
-    root, paths, _ = table1_inputs
+    root, paths, preds = table1_inputs
+    table1(paths, preds, root / "tables", list(NOISE), NAMES, n_boot=100)
     out = tmp_path / "bars.png"
-    probe_bars(paths, out, ["baseline", "2d", "dual_phase"], ["LVEF", "SCD", "HF"])
+    drawn = probe_bars(root / "tables" / "table1.csv", out, ["LVEF", "SCD", "HF"])
     assert out.read_bytes()[:4] == b"\x89PNG"
+    # the bars are the table's numbers: its rows, means and intervals (SCD: none)
+    csv = pd.read_csv(root / "tables" / "table1.csv").set_index("representation")
+    lvef = drawn[drawn["target"] == "LVEF"].set_index("representation")
+    assert list(lvef.index) == list(NOISE)
+    for v in ("mean", "lo", "hi"):
+        np.testing.assert_allclose(lvef[v], csv.loc[lvef.index, f"LVEF_{v}"])
+    assert drawn.loc[drawn["target"] == "SCD", "mean"].isna().all()
     c = planted_cohort(tmp_path / "planted", n=60)
     proj = tmp_path / "proj.png"
     embedding_projection({"ECG": c["signal"], "CMR": c["noise"]}, proj, c["targets"], "LVEF")

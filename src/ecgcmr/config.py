@@ -154,3 +154,21 @@ def check_mae_loss(cfg: dict) -> None:
     if ecg.get("loss") == "authors" and ecg.get("model", {}).get("norm_pix_loss"):
         raise ConfigError("pretrain_ecg.loss 'authors' cannot be combined with "
                           "pretrain_ecg.model.norm_pix_loss: true")
+
+
+# --- trainer settings of a stage ----------------------------------------------------------
+# The keys of ecgcmr.train.loop.TrainConfig a stage section may set over the shared
+# `train:` section, in two kinds: hyperparameters (rule params: a change reruns exactly
+# that stage's jobs) and runtime settings (read by the job when it runs, ecgcmr.runtime:
+# they change no result, so they rerun nothing). drop_last is no setting: each trainer fixes it.
+TRAINER_KEYS = ("epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
+                "weight_decay", "betas", "grad_clip", "amp", "seed")
+TRAINER_RUNTIME_KEYS = ("num_workers", "progress")
+
+
+def stage_train(cfg: dict, section: str, keys) -> dict:
+    """``keys`` of a training stage: the shared ``train:`` values overridden by the
+    stage section's own."""
+    merged = {k: v for k, v in cfg["train"].items() if k in keys}
+    merged.update({k: v for k, v in cfg[section].items() if k in keys})
+    return merged

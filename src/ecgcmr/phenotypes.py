@@ -31,6 +31,9 @@ OUTCOMES: dict[str, str] = {
     "CMP": "cardiomyopathy",
 }
 
+# The binary targets: probed as classifications and scored by AUROC (in % in the tables).
+CLASSIFICATION: frozenset[str] = frozenset(OUTCOMES) | {"sex"}
+
 # Table 2's ECG-derived targets (columns of the ECG index; age and sex are columns of
 # the targets table).
 ECG_DERIVED = {"qrs_num": ("number of QRS complexes in 10 s", ""),

@@ -5,15 +5,13 @@ Snakemake's rerun trigger, and turning on a progress bar must not retrain a mode
 
 from __future__ import annotations
 
-TRAINER_RUNTIME_KEYS = ("num_workers", "progress")
+from .config import TRAINER_RUNTIME_KEYS, stage_train
 
 
 def trainer_runtime(config: dict, section: str) -> dict:
-    """``num_workers`` and ``progress`` of a training stage: the shared ``train:``
-    values overridden by the stage's own, as common.smk merges the hyperparameters."""
-    merged = {k: v for k, v in config["train"].items() if k in TRAINER_RUNTIME_KEYS}
-    merged.update({k: v for k, v in config[section].items() if k in TRAINER_RUNTIME_KEYS})
-    return merged
+    """``num_workers`` and ``progress`` of a training stage, merged as its
+    hyperparameters are (:func:`ecgcmr.config.stage_train`)."""
+    return stage_train(config, section, TRAINER_RUNTIME_KEYS)
 
 
 def device(config: dict, section: str) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
-from ecgcmr.config import check_mae_loss, check_models, check_variants
+from ecgcmr.config import TRAINER_KEYS, check_mae_loss, check_models, check_variants, stage_train
 from ecgcmr import specs
 from ecgcmr.paths import Paths
 
@@ -65,19 +65,12 @@ def cfg(*keys):
 
 
 # --- training helpers ---
-# Trainer keys (ecgcmr.train.loop.TrainConfig) a stage section may set; the shared
-# `train:` section gives the rest (later sections win). num_workers and progress change
-# no result: the scripts read them at run time (ecgcmr.runtime), so they rerun nothing.
-TRAINER_KEYS = ["epochs", "warmup_epochs", "patience", "batch_size", "lr", "min_lr_factor",
-                "weight_decay", "betas", "grad_clip", "amp", "seed"]
-
-
 def trainer_params(section):
-    """Every trainer hyperparameter of a stage: shared `train:` values overridden by
-    the stage's own, so a change of either reruns exactly that stage's jobs."""
-    merged = {k: v for k, v in config["train"].items() if k in TRAINER_KEYS}
-    merged.update({k: v for k, v in cfg(section).items() if k in TRAINER_KEYS})
-    return merged
+    """Every trainer hyperparameter of a stage (ecgcmr.config.TRAINER_KEYS): shared
+    `train:` values overridden by the stage's own, so a change of either reruns exactly
+    that stage's jobs. num_workers and progress are read by the scripts at run time
+    (ecgcmr.runtime), so they rerun nothing."""
+    return stage_train(config, section, TRAINER_KEYS)
 
 
 def trainer_retries():

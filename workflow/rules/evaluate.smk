@@ -194,16 +194,15 @@ rule table3:
         "../scripts/table3.py"
 
 
+# The bars draw the tables' own numbers (mean, 95 % interval, row labels) from their CSVs.
 rule probe_plots_table1:
     input:
-        probes=rules.table1.input.probes,
+        table=rules.table1.output.csv,
     output:
         report(f"{TABLES}/table1_bars.png", caption="../report/bars.rst", category="Results",
                subcategory="Table 1", labels={"figure": "Table 1 as bars"}),
     params:
-        representations=TABLE1_REPS,
         targets=TABLE1_TARGETS_RUN,
-        names=TABLE1_NAMES,
     threads: cpus("probe_plots_table1")
     resources:
         **size("probe_plots_table1"),
@@ -217,14 +216,12 @@ rule probe_plots_table1:
 
 rule probe_plots_table2:
     input:
-        probes=rules.table2.input.probes,
+        table=rules.table2.output.csv,
     output:
         report(f"{TABLES}/table2_bars.png", caption="../report/bars.rst", category="Results",
                subcategory="Table 2", labels={"figure": "Table 2 as bars"}),
     params:
-        representations=VIT_REPS,
         targets=TABLE2_TARGETS_RUN,
-        names={r: r.removeprefix("vit_").capitalize() for r in VIT_REPS},
     threads: cpus("probe_plots_table2")
     resources:
         **size("probe_plots_table2"),

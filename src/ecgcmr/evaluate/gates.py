@@ -174,18 +174,17 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
     cuda or auto (the GPU if there is one), as the config's ``evaluate.device``."""
     from ecgcmr.core.device import resolve_device
     from ecgcmr.models import load_cmr_encoder
-    from ecgcmr.models.cmr_encoders import VIEWS
-    from ecgcmr.models.cmr_encoders import cmr_embeddings
+    from ecgcmr.models.cmr_encoders import cmr_embeddings, crop_of
 
     lvef = pd.read_parquet(targets, columns=["eid", "LVEF"]).astype({"eid": str}).set_index("eid")["LVEF"].dropna()
     have = eids_of(crop_index) & set(lvef.index)
     eids = {s: subjects(splits, s, of="paired", having=have) for s in ("train", "val")}
     encoders = [load_cmr_encoder(p) for p in (ed_encoder, es_encoder)]
-    phases = [VIEWS[e.config.view].crop for e in encoders]
+    phases = [crop_of(e) for e in encoders]
     if phases != ["ED", "ES"]:
         raise ValueError(f"{ed_encoder}, {es_encoder}: need an ED and an ES encoder, got {phases}")
-    z = {s: np.hstack([cmr_embeddings(e, str(crop_index), eids[s], VIEWS[e.config.view].crop,
-                                      batch_size, resolve_device(device)).numpy() for e in encoders])
+    z = {s: np.hstack([cmr_embeddings(e, str(crop_index), eids[s], batch_size, resolve_device(device)).numpy()
+                       for e in encoders])
          for s in ("train", "val")}
     return ridge_lvef_r2(z["train"], lvef[eids["train"]].to_numpy(), z["val"], lvef[eids["val"]].to_numpy())
 

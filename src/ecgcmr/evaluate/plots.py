@@ -16,46 +16,50 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from ..phenotypes import CLASSIFICATION  # noqa: E402
 from .embed import read_embeddings  # noqa: E402
-from .tables import collect_results, summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
-def probe_bars(probe_results: Sequence[str | Path], out_png: str | Path,
-               representations: Sequence[str], targets: Sequence[str],
-               names: dict[str, str] | None = None) -> None:
-    """One panel per target: mean score per representation, error bar = SD over seeds
-    (AUROC in %). Targets without any score still get a panel that says so. ``names``:
-    representation -> legend label (the config's labels); unnamed ones show as they are."""
-    summary = summarise(collect_results(probe_results))
-    names = names or {}
-    reps = [r for r in representations if r in set(summary["representation"])]
+def probe_bars(table_csv: str | Path, out_png: str | Path, targets: Sequence[str]) -> pd.DataFrame:
+    """One panel per target of a table (``table1.csv`` / ``table2.csv``, rows in the
+    table's order, labelled by its ``name`` column): the cell's mean per representation
+    with its 95 % interval as the error bar (AUROC in %), the numbers the table shows.
+    Targets without any score still get a panel that says so. Returns what it drew:
+    one row per (representation, target) with mean, lo, hi."""
+    table = pd.read_csv(table_csv)
+    drawn = []
+    reps, labels = list(table["representation"]), list(table["name"])
     ncol = min(6, max(1, len(targets)))
     nrow = math.ceil(len(targets) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.6 * nrow + 0.6), squeeze=False)
     colours = plt.cm.tab10(np.arange(len(reps)) % 10)
     for ax, target in zip(axes.flat, targets):
-        s = summary[summary["target"] == target].set_index("representation").reindex(reps)
-        metric = s["metric"].dropna().iloc[0] if s["metric"].notna().any() else "r2"
-        ax.bar(np.arange(len(reps)), s["mean"].to_numpy(float), yerr=s["std"].to_numpy(float),
-               color=colours, capsize=3)
+        mean, lo, hi = (table.get(f"{target}_{v}", pd.Series(np.nan, index=table.index)).to_numpy(float)
+                        for v in ("mean", "lo", "hi"))
+        # no interval (a cell without predictions): no bar
+        err = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0)
+        drawn += [{"representation": r, "target": target, "mean": m, "lo": a, "hi": b}
+                  for r, m, a, b in zip(reps, mean, lo, hi)]
+        ax.bar(np.arange(len(reps)), mean, yerr=err, color=colours, capsize=3)
         ax.set_title(target, fontsize=9)
-        ax.set_ylabel("AUROC [%]" if metric == "auroc" else "R²", fontsize=8)
+        ax.set_ylabel("AUROC [%]" if target in CLASSIFICATION else "R²", fontsize=8)
         ax.set_xticks([])
         ax.tick_params(labelsize=7)
-        if not np.isfinite(s["mean"].to_numpy(float)).any():
+        if not np.isfinite(mean).any():
             ax.text(0.5, 0.5, "not scored", ha="center", va="center", transform=ax.transAxes, fontsize=8)
             ax.set_yticks([])
     for ax in list(axes.flat)[len(targets):]:
         ax.axis("off")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
-    fig.legend(handles, [names.get(r, r) for r in reps], loc="lower center", ncol=min(5, max(1, len(reps))),
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, max(1, len(reps))),
                fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
+    return pd.DataFrame(drawn)
 
 
 def embedding_projection(embeddings: dict[str, str | Path | tuple[list[str], np.ndarray]],

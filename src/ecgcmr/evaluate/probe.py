@@ -26,14 +26,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..phenotypes import ECG_DERIVED, OUTCOMES
+from ..phenotypes import CLASSIFICATION, ECG_DERIVED, OUTCOMES
 from .embed import read_embeddings
 from .stats import MIN_SUBJECTS, score
 
 log = logging.getLogger(__name__)
 
 # Binary targets scored by AUROC; every other target is a regression scored by R².
-CLASSIFICATION = set(OUTCOMES) | {"sex"}
 
 
 @dataclass(frozen=True)

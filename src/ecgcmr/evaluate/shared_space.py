@@ -32,7 +32,7 @@ def shared_space_embeddings(ecg_encoder: str | Path, heads: str | Path, cmr_enco
     """modality -> (eids, projected embeddings) for the paired subjects of ``split``."""
     from ..ecg.cache import EcgCache
     from ..models import load_ecg_encoder
-    from ..models.cmr_encoders import VIEWS, cmr_embeddings, load_cmr_encoder
+    from ..models.cmr_encoders import cmr_embeddings, load_cmr_encoder
 
     dev = resolve_device(device)
     eids = held_out_pairs(splits, crop_index, ecg_index, split)
@@ -43,7 +43,7 @@ def shared_space_embeddings(ecg_encoder: str | Path, heads: str | Path, cmr_enco
     out = {"ECG": (eids, head["ecg"](torch.as_tensor(z_ecg, device=dev)).cpu().numpy())}
     for modality, path in cmr_encoders.items():
         enc = load_cmr_encoder(path)
-        z = cmr_embeddings(enc, str(crop_index), eids, VIEWS[enc.config.view].crop, batch_size, dev)
+        z = cmr_embeddings(enc, str(crop_index), eids, batch_size, dev)
         out[f"CMR {modality.upper()}"] = (eids, head[modality](z.to(dev)).cpu().numpy())
     return out
 

@@ -178,11 +178,16 @@ def load_cmr_encoder(path, map_location="cpu") -> CmrEncoder:
     return model.eval()
 
 
+def crop_of(encoder: CmrEncoder) -> str:
+    """The crop kind an encoder reads: its view's (``VIEWS``)."""
+    return VIEWS[encoder.config.view].crop
+
+
 @torch.no_grad()
-def cmr_embeddings(encoder: torch.nn.Module, crop_index: str, eids: Sequence[str], crop: str,
-                   batch_size: int, device: torch.device | str = "cpu",
-                   num_workers: int = 0) -> torch.Tensor:
-    """``(len(eids), D)`` float32 embeddings of a frozen encoder, in ``eids`` order.
+def cmr_embeddings(encoder: CmrEncoder, crop_index: str, eids: Sequence[str], batch_size: int,
+                   device: torch.device | str = "cpu", num_workers: int = 0) -> torch.Tensor:
+    """``(len(eids), D)`` float32 embeddings of a frozen encoder, in ``eids`` order, from
+    the crops of its view (:func:`crop_of`).
 
     Under DDP each rank embeds every ``world``-th subject and the pieces are exchanged,
     so the one-off cost is shared instead of repeated on every GPU.
@@ -194,7 +199,7 @@ def cmr_embeddings(encoder: torch.nn.Module, crop_index: str, eids: Sequence[str
     mine = list(eids)[rank::world]
     out = torch.zeros(0, encoder.embed_dim)
     if mine:
-        loader = DataLoader(CmrCropDataset(crop_index, mine, crop), batch_size=batch_size,
+        loader = DataLoader(CmrCropDataset(crop_index, mine, crop_of(encoder)), batch_size=batch_size,
                             num_workers=num_workers)
         out = torch.cat([encoder.embed(b["image"].to(device)).float().cpu() for b in loader])
     full = torch.empty(len(eids), encoder.embed_dim)

@@ -24,7 +24,7 @@ from torch import nn
 
 from ecgcmr.core import distributed as D
 from ecgcmr.core.files import input_files_signature
-from ecgcmr.models.cmr_encoders import VIEWS, cmr_embeddings, load_cmr_encoder
+from ecgcmr.models.cmr_encoders import cmr_embeddings, load_cmr_encoder
 from ecgcmr.models.heads import ProjectionHead, save_heads
 from ecgcmr.splits import eids_of, subjects
 from ecgcmr.train.checkpoint import seed_everything
@@ -127,10 +127,9 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
         enc = load_cmr_encoder(path)
         for p in enc.parameters():
             p.requires_grad_(False)
-        crop = VIEWS[enc.config.view].crop
         for split in ("train", "val"):
-            embeddings[split][modality] = cmr_embeddings(enc, crop_index, eids[split], crop,
-                                                         embed_batch_size, dev, cfg.num_workers)
+            embeddings[split][modality] = cmr_embeddings(enc, crop_index, eids[split], embed_batch_size, dev,
+                                                         cfg.num_workers)
         cmr_dims[modality] = enc.embed_dim
         del enc
     if dev.type == "cuda":
