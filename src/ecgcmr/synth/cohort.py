@@ -132,7 +132,7 @@ def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_
     instance, seed, cmr_cfg = cohort.get("instance", 2), synth["seed"], synth["cmr"]
     latents = sample_cohort(synth["n_subjects"], seed, synth.get("eid_start", 1_000_000),
                             synth["cmr_fraction"], cmr_cfg["n_frames"], cmr_cfg["es_fraction"],
-                            synth.get("outcome_prevalence"))
+                            synth.get("outcome_prevalence"), synth["ecg_contractility"])
 
     subjects = [row for _, row in latents.iterrows()]
     layout = synth.get("layout", "flat")

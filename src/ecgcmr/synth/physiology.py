@@ -25,9 +25,15 @@ def _clip(x, lo, hi):
 
 def sample_cohort(n: int, seed: int, eid_start: int = 1_000_000, cmr_fraction: float = 0.6,
                   n_frames: int = 50, es_fraction: float = 0.33,
-                  prevalence: dict[str, float] | None = None) -> pd.DataFrame:
+                  prevalence: dict[str, float] | None = None, ecg_contractility: float = 1.0) -> pd.DataFrame:
     """One row per subject: demographics, latents, the 12 phenotypes, ECG intervals,
-    outcome labels, CMR availability and the true ED/ES frames."""
+    outcome labels, CMR availability and the true ED/ES frames.
+
+    ``ecg_contractility`` scales every path from contractility to the ECG (heart rate,
+    QTc, T amplitude). 0 gives a negative-control cohort: the heart's function is as
+    before, but the ECG carries nothing of contractility, so no alignment with CMR can
+    teach the ECG encoder more about it (the expected functional gain is 0). 1 (the
+    default) leaves every value as it was."""
     rng = np.random.default_rng(seed)
     prevalence = {**DEFAULT_PREVALENCE, **(prevalence or {})}
 
@@ -41,7 +47,8 @@ def sample_cohort(n: int, seed: int, eid_start: int = 1_000_000, cmr_fraction: f
 
     dil, hyp, con = rng.standard_normal((3, n))
     hyp = hyp + 0.02 * (age - 64)                              # wall thickens with age
-    hr = _clip(rng.normal(66, 9, n) - 3 * con + 2 * dil, 42, 120)
+    ecg_con = con * ecg_contractility                          # contractility as the ECG sees it
+    hr = _clip(rng.normal(66, 9, n) - 3 * ecg_con + 2 * dil, 42, 120)
 
     lvedv = 72 * bsa * (1 + 0.15 * sex) * np.exp(0.16 * dil) * (1 - 0.004 * (age - 64))
     lvef = _clip(0.60 + 0.055 * con - 0.02 * dil + rng.normal(0, 0.015, n), 0.15, 0.80)
@@ -62,13 +69,13 @@ def sample_cohort(n: int, seed: int, eid_start: int = 1_000_000, cmr_fraction: f
     qrs_ms = _clip(88 + 7 * hyp + 5 * dil + 4 * sex + rng.normal(0, 6, n), 65, 170)
     pr_ms = _clip(158 + 0.6 * (age - 64) + rng.normal(0, 18, n), 100, 280)
     rr_s = 60 / hr
-    qtc_ms = _clip(412 + 8 * hyp - 6 * con - 8 * sex + rng.normal(0, 12, n), 340, 520)
+    qtc_ms = _clip(412 + 8 * hyp - 6 * ecg_con - 8 * sex + rng.normal(0, 12, n), 340, 520)
     qt_ms = qtc_ms * np.sqrt(rr_s)                            # Bazett
     # QRS voltage rises with LV mass and with the LV blood volume (Brody effect), and
     # falls with body size (tissue attenuation)
     qrs_mv = _clip(1.25 * (lvmm / 110) ** 0.8 * (lvedv / 150) ** 0.4 * (75 / weight) ** 0.5
                    * np.exp(rng.normal(0, 0.12, n)), 0.3, 4.5)
-    t_mv = _clip(0.30 + 0.07 * con - 0.05 * hyp + rng.normal(0, 0.04, n), -0.25, 0.8)
+    t_mv = _clip(0.30 + 0.07 * ecg_con - 0.05 * hyp + rng.normal(0, 0.04, n), -0.25, 0.8)
     r_axis = _clip(45 - 18 * hyp + rng.normal(0, 20, n), -90, 150)
 
     # outcomes: logistic risk of the latents, intercepts set for the target prevalence
