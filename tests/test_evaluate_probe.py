@@ -149,3 +149,16 @@ def test_per_subject_test_predictions_reproduce_the_scores(cohort, tmp_path):
         assert (split[rows["eid"]] == "test").all() and len(rows) == r.n_test
         assert (rows["seed"] == 1).all() and (rows["representation"] == "signal").all()
         assert score(r.task, rows["y_true"].to_numpy(), rows["y_pred"].to_numpy())[0] == r.value
+
+
+def test_a_label_budget_trains_on_a_seeded_draw_of_that_many_labels(cohort, tmp_path):
+    full, _ = _run(cohort, tmp_path / "full", "signal", "LVEF")
+    a, _ = _run(cohort, tmp_path / "a", "signal", "LVEF", seed=0, train_labels=30)
+    again, _ = _run(cohort, tmp_path / "again", "signal", "LVEF", seed=0, train_labels=30)
+    other, _ = _run(cohort, tmp_path / "other", "signal", "LVEF", seed=1, train_labels=30)
+    assert full.n_train > 30 and a.n_train == other.n_train == 30
+    assert (a.n_val, a.n_test) == (full.n_val, full.n_test)   # validation and test untouched
+    assert a.value == again.value and a.value != full.value    # same seed, same draw
+    assert other.value != a.value                              # another seed, another draw
+    big, _ = _run(cohort, tmp_path / "big", "signal", "LVEF", train_labels=10_000)
+    assert big.n_train == full.n_train and big.value == full.value   # a budget above n changes nothing

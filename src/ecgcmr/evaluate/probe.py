@@ -51,6 +51,7 @@ class ProbeConfig:
     max_epochs: int = 100
     patience: int = 15
     balance_outcomes: bool = True
+    train_labels: int | None = None              # None: every labelled training subject
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ProbeConfig":
@@ -261,6 +262,9 @@ def read_predictions(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
 
 
+LABEL_DRAW = 1   # the label budget's RNG stream beside the probe seed's others
+
+
 def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed: int,
                representation: str, cfg: ProbeConfig) -> tuple[ProbeResult, dict | None, tuple | None]:
     """Train and score one target (y aligned with the embedding rows x, NaN = missing;
@@ -271,6 +275,11 @@ def _probe_one(x: np.ndarray, y: np.ndarray, part: np.ndarray, target: str, seed
     res = ProbeResult(representation, target, seed, task,
                       "auroc" if task == "classification" else "r2", math.nan, embedding_dim=x.shape[1])
     sel = {s: np.flatnonzero(labelled & (part == s)) for s in ("train", "val", "test")}
+    if cfg.train_labels is not None and len(sel["train"]) > cfg.train_labels:
+        # the label budget: a draw of the labelled training subjects, its own per probe
+        # seed (and before an outcome's balancing, which then works within the budget)
+        draw = np.random.default_rng([seed, LABEL_DRAW]).choice(len(sel["train"]), cfg.train_labels, replace=False)
+        sel["train"] = sel["train"][np.sort(draw)]
     res.n_train, res.n_val, res.n_test = (len(sel[s]) for s in ("train", "val", "test"))
     y_test = y[sel["test"]]
     prior_shift = 0.0
