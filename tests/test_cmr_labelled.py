@@ -18,9 +18,9 @@ from ecgcmr.cmr.labelled import normalise_sources, read_acdc, read_mnms, read_so
 from ecgcmr.cmr.phases import LV_BLOOD_POOL
 from ecgcmr.cmr.segment import cine_labels
 from ecgcmr.cmr.resample import back_to_grid, to_spacing
-from ecgcmr.cmr.segmenter import (evaluate_dice, load_segmenter, sample_slices, train_model,
-                                  train_segmenter)
+from ecgcmr.cmr.segmenter import evaluate_dice, load_segmenter, sample_slices
 from ecgcmr.errors import InputError
+from ecgcmr.train.segmenter import train_model, train_segmenter
 
 
 def _sources(tmp_path, subjects):
@@ -86,7 +86,7 @@ def test_train_segmenter_reads_a_list_of_sources_and_records_the_spacing(tmp_pat
     train = {**TEST_TRAIN, "seed": 0, "frames_per_subject": 2, "patch": 48, "epochs": 1, "max_train_subjects": 2}
     arch = {k: v for k, v in TEST_ARCH.items() if k != "intensity_percentiles"}
     metrics = train_segmenter({}, src, None, str(tmp_path / "seg" / "model.pt"), str(tmp_path / "m.json"),
-                              arch, train, [1.0, 99.0], device="cpu", threads=1, spacing_mm=4.0)
+                              arch, train, [1.0, 99.0], spacing_mm=4.0)
     assert metrics["spacing_mm"] == 4.0 and set(metrics["sources"]) <= {"acdc", "mnms"}
     assert json.loads((tmp_path / "m.json").read_text())["n_train_subjects"] == 2
     model, cfg = load_segmenter(tmp_path / "seg" / "model.pt")

@@ -25,8 +25,8 @@ from ecgcmr.cmr.ingest import write_cine_nifti
 from ecgcmr.cmr.phases import select_phases, volume_curve
 from ecgcmr.cmr.segment import segment_cine, segment_shard
 from ecgcmr.cmr.segmenter import (build_unet, evaluate_dice, labelled_images, load_segmenter, normalise,
-                                  predict_labels, save_segmenter, split_subjects, train_model,
-                                  train_segmenter)
+                                  predict_labels, save_segmenter, split_subjects)
+from ecgcmr.train.segmenter import train_model, train_segmenter
 from ecgcmr.io.ukb_cmr_zip import read_cmr_zip
 
 
@@ -157,7 +157,7 @@ def test_train_segmenter_rule_writes_model_and_metrics_and_resumes(tmp_path, cap
     images = labelled_images(None, str(index), "_labels")
     args = (images, labelled, str(tmp_path / "splits.parquet"), str(tmp_path / "seg" / "model.pt"),
             str(tmp_path / "seg" / "metrics.json"), model)
-    metrics = train_segmenter(*args, train, [1.0, 99.0], device="cpu", threads=1)
+    metrics = train_segmenter(*args, train, [1.0, 99.0])
     on_disk = json.loads((tmp_path / "seg" / "metrics.json").read_text())
     assert on_disk == metrics and on_disk["n_train_subjects"] == 2 and on_disk["n_val_subjects"] == 1
     assert set(on_disk["dice"]) == {"lv_blood_pool", "lv_myocardium", "rv_blood_pool"}
@@ -165,16 +165,15 @@ def test_train_segmenter_rule_writes_model_and_metrics_and_resumes(tmp_path, cap
     assert arch["channels"] == TEST_ARCH["channels"] and arch["intensity_percentiles"] == [1.0, 99.0]
     assert arch["patch"] == 64  # inference pads slices to it
     # the same run again (a Snakemake retry) resumes its checkpoint instead of starting over
-    with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
-        train_segmenter(*args, train, [1.0, 99.0], device="cpu", threads=1)
-    assert "resumed segmenter training at epoch 1" in caplog.text
+    with caplog.at_level(logging.INFO, logger="ecgcmr.train.loop"):
+        train_segmenter(*args, train, [1.0, 99.0])
+    assert "holds a finished training of this same config and inputs" in caplog.text
     # a changed hyperparameter or a rewritten labelled file trains from scratch
     for change in ("mask", "patch"):
         caplog.clear()
         if change == "mask":
             m = masks / f"{eids[0]}_labels.nii.gz"
             os.utime(m, ns=(m.stat().st_atime_ns, m.stat().st_mtime_ns + 10**9))
-        with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
-            train_segmenter(*args, {**train, "patch": 32} if change == "patch" else train, [1.0, 99.0],
-                            device="cpu", threads=1)
-        assert "ignoring segmenter checkpoint" in caplog.text and "resumed" not in caplog.text, change
+        with caplog.at_level(logging.INFO, logger="ecgcmr.train.loop"):
+            train_segmenter(*args, {**train, "patch": 32} if change == "patch" else train, [1.0, 99.0])
+        assert "another config/signature" in caplog.text and "finished training" not in caplog.text, change

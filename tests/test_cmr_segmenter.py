@@ -18,9 +18,10 @@ from monai.transforms import ResizeWithPadOrCrop
 from ecgcmr import exclusions
 from ecgcmr.cmr.phases import CurveRules
 from ecgcmr.cmr.segment import segment_shard, segment_subject
-from ecgcmr.cmr.segmenter import (build_unet, labelled_images, load_segmenter, predict_labels,
-                                  train_model, train_segmenter)
+from ecgcmr.cmr.segmenter import build_unet, labelled_images, load_segmenter, predict_labels
 from ecgcmr.errors import InputError
+from ecgcmr.train.loop import TrainingInterrupted
+from ecgcmr.train.segmenter import train_model, train_segmenter
 
 # the demo's field of view (64 px x 3.2 mm) on a matrix smaller than the training patch
 SMALL_MATRIX = {"matrix": 32, "pixel_spacing_mm": 6.4}
@@ -83,54 +84,49 @@ def _tiny_data():
     return rng.random((8, 1, 16, 16), np.float32), rng.integers(0, 4, (8, 1, 16, 16)).astype(np.uint8)
 
 
-def _train(ckpt, train=TINY_TRAIN, signature=None):
+def _train(out_dir, train=TINY_TRAIN, signature=None):
     torch.set_num_threads(1)
     x, y = _tiny_data()
-    return train_model(x, y, TINY_ARCH, train, seed=0, checkpoint=ckpt, signature=signature)
+    return train_model(x, y, TINY_ARCH, train, seed=0, out_dir=out_dir, signature=signature)
 
 
 def _same_weights(a, b) -> bool:
     return all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 
-@pytest.mark.parametrize("change", ["patch", "lr", "signature", "no_key"])
+@pytest.mark.parametrize("change", ["patch", "lr", "signature"])
 def test_a_checkpoint_of_other_hyperparameters_or_inputs_is_not_resumed(tmp_path, caplog, change):
-    ckpt = tmp_path / "checkpoint.pt"
-    _train(ckpt, signature={"inputs": "a"})
+    _train(tmp_path, signature={"inputs": "a"})
     train, signature = dict(TINY_TRAIN), {"inputs": "a"}
     if change == "patch":      # the reported case: patch 64 -> 32 resumed and gave Dice 0
         train["patch"] = 8
     elif change == "lr":
         train["lr"] = 1e-3
-    elif change == "signature":
+    else:
         signature = {"inputs": "b"}
-    else:                      # written before checkpoints carried a key
-        state = torch.load(ckpt, weights_only=False)
-        del state["key"]
-        torch.save(state, ckpt)
-    with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
-        retrained = _train(ckpt, train, signature)
-    assert "ignoring segmenter checkpoint" in caplog.text and "resumed" not in caplog.text
+    with caplog.at_level(logging.INFO, logger="ecgcmr.train.loop"):
+        retrained = _train(tmp_path, train, signature)
+    assert "another config/signature" in caplog.text and "finished training" not in caplog.text
     # from scratch: the same weights as a run that never had a checkpoint
     assert _same_weights(retrained, _train(None, train, signature))
 
 
-def test_the_same_run_resumes_its_checkpoint(tmp_path, caplog):
-    ckpt = tmp_path / "checkpoint.pt"
-    first = _train(ckpt, signature={"inputs": "a"})
-    with caplog.at_level(logging.INFO, logger="ecgcmr.cmr.segmenter"):
-        again = _train(ckpt, signature={"inputs": "a"})
-    assert "resumed segmenter training at epoch 1" in caplog.text and "ignoring" not in caplog.text
+def test_the_same_run_reuses_its_finished_checkpoint(tmp_path, caplog):
+    first = _train(tmp_path, signature={"inputs": "a"})
+    with caplog.at_level(logging.INFO, logger="ecgcmr.train.loop"):
+        again = _train(tmp_path, signature={"inputs": "a"})
+    assert "holds a finished training" in caplog.text and "another config" not in caplog.text
     assert _same_weights(first, again)
 
 
 def test_a_run_stopped_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, monkeypatch):
-    """SIGTERM in epoch 2 of 3: the rerun redoes epoch 2 from the checkpoint written
-    before it. The augmentations' random states are in that checkpoint; before they were,
-    the rerun replayed epoch 0's flips and affines and ended on other weights."""
+    """SIGTERM in the first step of epoch 2 of 3: the loop checkpoints after that step
+    and the rerun continues inside the epoch. The augmentations draw from torch's
+    generator, which the checkpoint holds, so the rerun continues their stream
+    instead of replaying it, and ends on the uninterrupted run's weights."""
     import signal
 
-    import ecgcmr.cmr.segmenter as seg
+    import ecgcmr.train.segmenter as seg
 
     train = {**TINY_TRAIN, "epochs": 3, "augment": {**TINY_TRAIN["augment"], "flip_prob": 0.5,
                                                       "rotate_prob": 0.5, "intensity_prob": 0.5}}
@@ -141,20 +137,37 @@ def test_a_run_stopped_by_sigterm_resumes_to_the_weights_of_an_uninterrupted_run
     def build_with_sigterm(**arch):
         net = real_build(**arch)
 
-        def hook(*_):
-            forwards["n"] += 1
-            if forwards["n"] == 3:   # epoch 2's first batch (2 batches an epoch)
+        def hook(module, *_):
+            forwards["n"] += module.training
+            if module.training and forwards["n"] == 3:   # epoch 2's first batch (2 batches an epoch)
                 signal.raise_signal(signal.SIGTERM)
         net.register_forward_hook(hook)
         return net
 
     monkeypatch.setattr(seg, "build_unet", build_with_sigterm)
-    ckpt = tmp_path / "checkpoint.pt"
-    with pytest.raises(RuntimeError, match="stopped by signal in epoch 1"):
-        _train(ckpt, train)
+    with pytest.raises(TrainingInterrupted, match="in epoch 1 after step 1"):
+        _train(tmp_path, train)
     monkeypatch.setattr(seg, "build_unet", real_build)
-    resumed = _train(ckpt, train)
+    resumed = _train(tmp_path, train)
     assert _same_weights(resumed, uninterrupted)
+
+
+def test_augmentation_follows_torch_generator_and_skips_validation():
+    """The same torch seed gives the same augmented batch; eval mode is not augmented."""
+    from ecgcmr.train.segmenter import augmentations, augmented, make_step
+
+    x, y = (torch.as_tensor(a) for a in _tiny_data())
+    aug = {**TINY_TRAIN["augment"], "flip_prob": 0.5, "rotate_prob": 1.0, "intensity_prob": 1.0}
+    torch.manual_seed(1)
+    a = augmented(augmentations(aug), x, y)
+    torch.manual_seed(1)
+    b = augmented(augmentations(aug), x, y)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], x)
+    seen = []
+    net = build_unet(**TINY_ARCH).eval()
+    net.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    make_step(aug)(net, {"image": x, "label": y})
+    assert torch.equal(seen[0], x)
 
 
 # --- end to end on a matrix smaller than the patch ----------------------------------------
@@ -173,7 +186,7 @@ def test_small_matrix_cines_train_on_padded_patches_and_are_segmented(tmp_path):
     train = {**TEST_TRAIN, "seed": 0, "frames_per_subject": 2, "patch": 64, "max_train_subjects": None}
     train_segmenter(labelled_images(None, str(index), "_labels"), labelled, str(tmp_path / "splits.parquet"),
                     str(tmp_path / "seg" / "model.pt"), str(tmp_path / "seg" / "metrics.json"), model, train,
-                    [1.0, 99.0], device="cpu", threads=1)
+                    [1.0, 99.0])
     assert load_segmenter(tmp_path / "seg" / "model.pt")[1]["patch"] == 64
 
     val = pd.read_parquet(index).iloc[8:]

@@ -168,7 +168,10 @@ TRAINER_RUNTIME_KEYS = ("num_workers", "progress")
 
 def stage_train(cfg: dict, section: str, keys) -> dict:
     """``keys`` of a training stage: the shared ``train:`` values overridden by the
-    stage section's own."""
+    stage section's own (``section`` dotted where it is nested: ``segmentation.train``)."""
+    own = cfg
+    for part in section.split("."):
+        own = own[part]
     merged = {k: v for k, v in cfg["train"].items() if k in keys}
-    merged.update({k: v for k, v in cfg[section].items() if k in keys})
+    merged.update({k: v for k, v in own.items() if k in keys})
     return merged

@@ -64,19 +64,6 @@ def _segmenter(p):
     return load_segmenter(p)
 
 
-def _segmenter_checkpoint(p):
-    import numpy as np
-
-    from ecgcmr.cmr.segmenter import train_model
-
-    from . import data
-
-    arch = {"channels": [4, 8], "strides": [2], "num_res_units": 0, "dropout": 0.0}
-    train = {**data.config()["segmentation"]["train"], "epochs": 1, "batch_size": 4, "patch": 16}
-    return train_model(np.zeros((4, 1, 16, 16), np.float32), np.zeros((4, 1, 16, 16), np.int64), arch, train,
-                       checkpoint=p)
-
-
 def _ecg_encoder(p):
     from ecgcmr.models import load_ecg_encoder
 
@@ -98,15 +85,13 @@ def _heads(p):
 loader_case("crafted_probe", "a crafted seed0.pt in a run folder, read by load_probe (ecgcmr predict --run)", _probe)
 loader_case("crafted_probe_in_dict", "a probe dict whose x_mean is a crafted object", _probe,
             wrap=lambda p: {"config": {}, "state_dict": {}, "x_mean": p})
-loader_case("crafted_segmenter_checkpoint", "a crafted segmenter checkpoint.pt picked up on resume",
-            _segmenter_checkpoint, wrap=lambda p: {"key": p})
 loader_case("crafted_segmenter_model", "a crafted segmentation model.pt (segmentation.weights)", _segmenter)
 loader_case("crafted_ecg_encoder", "a crafted ECG encoder.pt", _ecg_encoder)
 loader_case("crafted_cmr_encoder", "a crafted CMR encoder.pt", _cmr_encoder)
 loader_case("crafted_alignment_heads", "a crafted heads.pt", _heads)
 
 
-@case("crafted_trainer_checkpoint", AREA, "a crafted trainer checkpoint.pt picked up on resume",
+@case("crafted_trainer_checkpoint", AREA, "a crafted trainer checkpoint.pt (any trainer's, the segmenter's too) picked up on resume",
       "refused (weights_only=True); the payload never runs")
 def _trainer(tmp):
     import pickle

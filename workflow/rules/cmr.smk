@@ -38,7 +38,8 @@ if SEG_METHOD == "unet" and not SEG["weights"]:
         params:
             labelled=LABELLED,
             model=SEG["model"],
-            train=SEG["train"],
+            # its data and augmentation settings, and the loop's (shared train: amp)
+            train={**SEG["train"], **trainer_params("segmentation.train")},
             intensity_percentiles=SEG["intensity_percentiles"],
             spacing_mm=SEG["spacing_mm"],
         threads: cpus("train_segmenter")

@@ -1,4 +1,5 @@
-"""The heart segmenter: a 2D MONAI U-Net over short-axis cine frames, and its training.
+"""The heart segmenter: a 2D MONAI U-Net over short-axis cine frames, its labelled
+slices, save/load and inference (its training is ``ecgcmr.train.segmenter``).
 
 Why ``monai.networks.nets.UNet`` with residual units: UK Biobank short-axis
 segmentation is solved to inter-observer level by plain 2D fully-convolutional
@@ -11,38 +12,26 @@ UKB size are two rows of config. For a labelled set of thousands of UKB subjects
 ``DynUNet`` (nnU-Net) is the drop-in upgrade; the training code does not change.
 
 Classes: 0 background, 1 LV blood pool, 2 LV myocardium, 3 RV blood pool (the UKB
-convention of Bai et al. and of the synthetic ground truth).
-
-Training uses MONAI transforms (random flips, rotations, intensity scale/shift,
-Gaussian noise) and MONAI's ``DiceCELoss``; held-out Dice is MONAI's ``DiceMetric``.
-It checkpoints every epoch and on SIGTERM/SIGUSR1 and resumes when rerun.
+convention of Bai et al. and of the synthetic ground truth). Held-out Dice is MONAI's
+``DiceMetric``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from monai.data import DataLoader, Dataset
-from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
 from monai.networks.nets import UNet
 from monai.networks.utils import one_hot
-from monai.transforms import (Compose, RandAffined, RandFlipd, RandGaussianNoised,
-                              RandScaleIntensityd, RandShiftIntensityd, ResizeWithPadOrCrop,
-                              ScaleIntensityRangePercentiles, SpatialPad)
+from monai.transforms import ResizeWithPadOrCrop, ScaleIntensityRangePercentiles, SpatialPad
 
 from ..errors import InputError
-from ..core.files import atomic_save, digest, input_files_signature
-from ..core.device import resolve_device
-from ..core.schedule import warmup_cosine
-from .labelled import LabelledSubject, normalise_sources, read_sources
+from .labelled import LabelledSubject
 from .phases import LV_BLOOD_POOL, select_phases, volume_curve
 from .resample import to_spacing
 
@@ -168,151 +157,7 @@ def sample_slices(subjects, frames_per_subject: int, patch: int, percentiles, se
     return np.stack(images), np.stack(labels), np.asarray(group)
 
 
-# --- training ------------------------------------------------------------------------
-def augmentations(aug: dict) -> Compose:
-    keys = ("image", "label")
-    return Compose([
-        RandFlipd(keys, prob=aug["flip_prob"], spatial_axis=0),
-        RandFlipd(keys, prob=aug["flip_prob"], spatial_axis=1),
-        # RandAffined rather than RandRotated: the same rotation, 3x faster on CPU
-        RandAffined(keys, prob=aug["rotate_prob"], rotate_range=np.deg2rad(aug["rotate_deg"]),
-                    scale_range=aug["scale_range"], mode=("bilinear", "nearest"), padding_mode="zeros"),
-        RandScaleIntensityd("image", factors=aug["intensity_scale"], prob=aug["intensity_prob"]),
-        RandShiftIntensityd("image", offsets=aug["intensity_shift"], prob=aug["intensity_prob"]),
-        RandGaussianNoised("image", std=aug["noise_std"], prob=aug["intensity_prob"]),
-    ])
-
-
-class _Preempted(RuntimeError):
-    pass
-
-
-def _stop_on_signals() -> dict:
-    """SIGTERM/SIGUSR1 (SLURM's time-limit warnings) set a flag the loop checks after
-    each batch, so the checkpoint is written between optimiser steps."""
-    flag = {"stop": False}
-
-    def handler(signum, _frame):
-        log.warning("signal %d: checkpointing and stopping", signum)
-        flag["stop"] = True
-
-    flag["previous"] = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGUSR1)}
-    return flag
-
-
-def checkpoint_key(arch: dict, train: dict, seed: int, n_images: int, signature: dict | None) -> dict:
-    """What a checkpoint must have been written with to be resumed (as the shared
-    loop's key): every hyperparameter of the run, the seed, the
-    number of training slices and the caller's ``signature`` of its inputs. Round-tripped
-    through JSON so tuples and lists, or ints and floats, compare equal after loading."""
-    key = {"arch": arch, "train": dict(train),
-           "seed": int(seed), "n_images": int(n_images), "signature": signature or {}}
-    return json.loads(json.dumps(key, sort_keys=True, default=str))
-
-
-def train_model(images: np.ndarray, labels: np.ndarray, arch: dict, train: dict, seed: int = 0,
-                device: str = "cpu", checkpoint: str | Path | None = None,
-                signature: dict | None = None) -> torch.nn.Module:
-    """Train the U-Net on (N, 1, P, P) images/labels; resumes from ``checkpoint`` when
-    it was written with the same :func:`checkpoint_key` (hyperparameters + ``signature``
-    of the inputs), and starts over, saying so, when it was not."""
-    key = checkpoint_key(arch, train, seed, len(images), signature)
-    torch.manual_seed(seed)
-    model = build_unet(**arch).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train.get("weight_decay", 0.0))
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
-    data = [{"image": i, "label": l} for i, l in zip(images, labels)]
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(Dataset(data, augmentations(train["augment"])), batch_size=train["batch_size"],
-                        shuffle=True, num_workers=0, generator=generator)
-    # a high lr decayed to zero converges in few steps and ends on a settled model
-    sched = warmup_cosine(opt, train.get("warmup_epochs", 0) * len(loader), train["epochs"] * len(loader))
-    start = 0
-    state = torch.load(checkpoint, map_location=device, weights_only=True) \
-        if checkpoint and Path(checkpoint).is_file() else None
-    if state is not None and state.get("key") != key:
-        # a changed patch, lr or labelled set: the old weights are no starting point
-        log.warning("ignoring segmenter checkpoint %s: written with other hyperparameters or "
-                    "inputs; training from scratch", checkpoint)
-    elif state is not None:
-        model.load_state_dict(state["model"]), opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"]), torch.set_rng_state(state["torch_rng"])
-        if "transform_rng" in state:   # checkpoints written before it was kept replay epoch 0's
-            set_transform_rng_states(loader.dataset.transform, state["transform_rng"])
-        start = state["epoch"]
-        log.info("resumed segmenter training at epoch %d", start)
-    flag = _stop_on_signals()
-    try:
-        for epoch in range(start, train["epochs"]):
-            if checkpoint:  # the state *before* the epoch: a stopped epoch is redone whole
-                _save_checkpoint(checkpoint, key, model, opt, sched, generator, epoch, loader.dataset.transform)
-            model.train()
-            total, n = 0.0, 0
-            for batch in loader:
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(batch["image"].to(device)), batch["label"].to(device))
-                loss.backward()
-                opt.step()
-                sched.step()
-                total, n = total + loss.item() * len(batch["image"]), n + len(batch["image"])
-                if flag["stop"]:
-                    raise _Preempted(f"stopped by signal in epoch {epoch}; rerun to resume")
-            log.info("segmenter epoch %d/%d: train loss %.4f", epoch + 1, train["epochs"], total / max(n, 1))
-        if checkpoint:
-            _save_checkpoint(checkpoint, key, model, opt, sched, generator, train["epochs"],
-                             loader.dataset.transform)
-    finally:
-        for s, h in flag["previous"].items():
-            signal.signal(s, h)
-    return model.eval()
-
-
-def _save_checkpoint(path, key: dict, model, opt, sched, generator, epoch: int, transform) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                 "scheduler": sched.state_dict(),
-                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                 "transform_rng": transform_rng_states(transform)}, Path(path))
-
-
-def _random_states(obj, seen: set | None = None) -> list[np.random.RandomState]:
-    """Every ``RandomState`` (MONAI's ``Randomizable.R``) inside a transform, in a fixed
-    order: Compose -> its transforms -> their inner transforms (RandAffined's RandAffine
-    and its grid)."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return []
-    seen.add(id(obj))
-    if isinstance(obj, np.random.RandomState):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [r for item in obj for r in _random_states(item, seen)]
-    if not hasattr(obj, "__dict__") or isinstance(obj, (np.ndarray, torch.Tensor)):
-        return []
-    return [r for k, v in vars(obj).items() if not k.startswith("__") for r in _random_states(v, seen)]
-
-
-def transform_rng_states(transform) -> list[dict]:
-    """The augmentations' random states, as tensors and numbers (``weights_only`` loads
-    them). MONAI seeds its transforms once, when the DataLoader is built; without these,
-    a resumed run would replay epoch 0's augmentations instead of continuing."""
-    out = []
-    for r in _random_states(transform):
-        _, keys, pos, has_gauss, cached = r.get_state()
-        out.append({"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                    "has_gauss": int(has_gauss), "cached": float(cached)})
-    return out
-
-
-def set_transform_rng_states(transform, states: list[dict]) -> None:
-    rngs = _random_states(transform)
-    if len(rngs) != len(states):
-        raise ValueError(f"checkpoint holds {len(states)} augmentation random states, the transform has {len(rngs)}")
-    for r, st in zip(rngs, states):
-        r.set_state(("MT19937", st["keys"].numpy().astype(np.uint32), st["pos"], st["has_gauss"], st["cached"]))
-
-
+# --- evaluation and the labelled set ----------------------------------------------
 def evaluate_dice(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, groups: np.ndarray,
                   device: str = "cpu", divisor: int = 8) -> dict[str, float]:
     """Mean over subjects of each foreground class's Dice, a subject's slices and
@@ -339,53 +184,3 @@ def labelled_images(images_dir: str | None, cmr_index: str | None, mask_suffix: 
     index = pd.read_parquet(cmr_index, columns=["eid", "path"])
     return dict(zip(index["eid"].astype(str), index["path"]))
 
-
-def train_segmenter(images: dict[str, str], labelled, splits_path: str | None, out_model: str,
-                    out_metrics: str, model: dict, train: dict, intensity_percentiles,
-                    device: str = "auto", threads: int | None = None, spacing_mm: float | None = None) -> dict:
-    """The ``train_segmenter`` rule: labelled cines → ``model.pt`` + ``metrics.json``.
-
-    ``labelled``: the sources of ``segmentation.labelled`` (``labelled.normalise_sources``;
-    a legacy mapping with ``masks_dir``/``mask_suffix`` is one ``nifti`` source);
-    ``images`` maps eid → the cohort's cines for a ``nifti`` source without a path.
-    ``model``, ``train`` are the config sections ``segmentation.model/.train``;
-    ``spacing_mm`` the in-plane spacing of training and inference (None: each set's own).
-    """
-    if threads:
-        torch.set_num_threads(int(threads))
-    device = resolve_device(device)
-    sources = normalise_sources(labelled, None, False)
-    subjects = read_sources(sources, images) if sources else []
-    val_fraction = {s["format"]: s["val_fraction"] for s in sources}
-    splits = pd.read_parquet(splits_path) if splits_path else None
-    groups = split_subjects([s.eid for s in subjects], splits, min(val_fraction.values(), default=0.15))
-    by_eid = {s.eid: s for s in subjects}
-    train_subj = [by_eid[e] for e in groups["train"]][: train.get("max_train_subjects") or None]
-    val_subj = [by_eid[e] for e in groups["val"]]
-    if not train_subj or not val_subj:
-        raise ValueError(f"segmenter needs labelled train and val subjects, got {len(train_subj)} "
-                         f"and {len(val_subj)} (cohort images {len(images)}, labelled {len(subjects)} from "
-                         f"{[s['format'] + ':' + str(s['path']) for s in sources]})")
-    pct, seed = tuple(intensity_percentiles), int(train["seed"])
-    x, y, _ = sample_slices(train_subj, train["frames_per_subject"], train["patch"], pct, seed, spacing_mm)
-    vx, vy, vg = sample_slices(val_subj, train["frames_per_subject"], train["patch"], pct, seed + 1, spacing_mm)
-    log.info("segmenter: %d train subjects (%d slices), %d val subjects (%d slices) on %s",
-             len(train_subj), len(x), len(val_subj), len(vx), device)
-    # the patch and spacing travel with the weights: inference pads slices to the
-    # patch (predict_labels) and resamples cines to the spacing (segment_cine)
-    arch = {**model, "intensity_percentiles": list(pct), "patch": int(train["patch"]),
-            "spacing_mm": float(spacing_mm) if spacing_mm else None}
-    signature = {"train_subjects": digest([s.eid for s in train_subj]),
-                 "inputs": digest(input_files_signature(
-                     splits_path, *(p for s in train_subj for f in s.frames for p in f[:2])))}
-    net = train_model(x, y, arch, train, seed, device, Path(out_model).with_name("checkpoint.pt"),
-                      signature=signature)
-    dice = evaluate_dice(net, vx, vy, vg, device, divisor=int(np.prod(model["strides"])))
-    metrics = {"dice": dice, "n_train_subjects": len(train_subj), "n_val_subjects": len(val_subj),
-               "n_train_slices": int(len(x)), "n_val_slices": int(len(vx)), "epochs": train["epochs"],
-               "device": str(device), "sources": sorted({s.source for s in subjects}),
-               "spacing_mm": arch["spacing_mm"]}
-    save_segmenter(net.cpu(), arch, out_model)
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
-    log.info("segmenter held-out Dice: %s", dice)
-    return metrics

@@ -279,7 +279,7 @@ def _resume(out, key, model, opt, sched, state, rank) -> dict:
     if not path.exists():
         return state
     ck = torch.load(path, map_location="cpu", weights_only=True)
-    if ck["key"] != key:
+    if ck.get("key") != key:   # (no key: not written by this loop)
         log.warning("ignoring %s: written by a run with another config/signature", path)
         return state
     model.load_state_dict(ck["model"])
