@@ -17,6 +17,11 @@ import pandas as pd
 from ..phenotypes import OUTCOMES
 
 DEFAULT_PREVALENCE = {"CAD": 0.08, "AF": 0.05, "SCD": 0.02, "HF": 0.03, "MI": 0.04, "CMP": 0.02}
+# The columns the ECG waveform is rendered from (``synth.ecg``; the XML header also
+# carries age, sex, height and weight, which no waveform sample depends on): all an
+# ECG encoder can know of a subject (``synth.ceilings``; tests/test_synth_ceilings.py
+# holds the renderer to this list)
+ECG_WAVEFORM_VARIABLES = ("hr_bpm", "pr_ms", "qrs_ms", "qrs_mv", "qtc_ms", "r_axis", "t_mv", "af_rhythm")
 
 
 def _clip(x, lo, hi):
