@@ -10,6 +10,13 @@ negatives (paper 3), while validation and test keep the natural prevalence.
 A target that cannot be scored (no positives in test, too few subjects, ...) gives a
 result with ``value = NaN`` and a ``reason``, never an exception: one rare outcome
 must not stop a cohort's tables.
+
+Why the probes keep their own small loop rather than ``train.loop.fit`` (every trainer
+uses it, the segmenter too): a probe is a small MLP fitted on a few thousand embeddings
+that trains in seconds, and one job trains 18 targets x its seeds in memory.
+fit's checkpoint folder, resume, signal agreement and DDP exist for jobs that outlast
+a time limit; per probe they would cost more than the training, and a killed probe job
+loses seconds. (Layers also forbid it: ``evaluate`` never imports ``train``.)
 """
 
 from __future__ import annotations
