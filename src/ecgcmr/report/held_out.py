@@ -60,14 +60,26 @@ def _grid(n: int, size: float = 2.8):
     return fig, axes.ravel()
 
 
+def _panels(preds: pd.DataFrame, names, what: str, path: str | Path, title: str):
+    """One panel per target of ``names`` present in ``preds``: yields (axes, target,
+    y_true, y_pred), then titles, lays out and saves the figure."""
+    present = [n for n in names if n in set(preds["target"])]
+    fig, axes = _grid(max(len(present), 1))
+    if not present:
+        axes[0].text(0.5, 0.5, f"no {what} probe on this run", ha="center")
+    for ax, name in zip(axes, present):
+        d = preds[preds["target"] == name]
+        yield ax, name, d["y_true"].to_numpy(float), d["y_pred"].to_numpy(float)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_roc(preds: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    outcomes = [o for o in OUTCOMES if o in set(preds["target"])]
-    fig, axes = _grid(max(len(outcomes), 1))
-    if not outcomes:
-        axes[0].text(0.5, 0.5, "no outcome probe on this run", ha="center")
-    for ax, o in zip(axes, outcomes):
-        d = preds[preds["target"] == o]
-        y, p = d["y_true"].to_numpy(int), d["y_pred"].to_numpy(float)
+    for ax, o, y, p in _panels(preds, OUTCOMES, "outcome", path, title):
+        y = y.astype(int)
         n_pos = int(y.sum())
         ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
         if 0 < n_pos < len(y):
@@ -79,21 +91,10 @@ def plot_roc(preds: pd.DataFrame, path: str | Path, title: str = "") -> None:
         ax.set_xlabel("1 − specificity", fontsize=8)
         ax.set_ylabel("sensitivity", fontsize=8)
         ax.set_aspect("equal")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_scatter(preds: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    phenos = [p for p in PHENOTYPES if p in set(preds["target"])]
-    fig, axes = _grid(max(len(phenos), 1))
-    if not phenos:
-        axes[0].text(0.5, 0.5, "no phenotype probe on this run", ha="center")
-    for ax, name in zip(axes, phenos):
-        d = preds[preds["target"] == name]
-        y, p = d["y_true"].to_numpy(float), d["y_pred"].to_numpy(float)
+    for ax, name, y, p in _panels(preds, PHENOTYPES, "phenotype", path, title):
         unit = PHENOTYPES[name][1]
         ax.scatter(y, p, s=8, alpha=0.6, color="tab:blue", linewidths=0)
         if len(y):
@@ -103,8 +104,3 @@ def plot_scatter(preds: pd.DataFrame, path: str | Path, title: str = "") -> None
         ax.set_title(f"{name}: R² {r2:.2f}, n = {len(y)}", fontsize=9)
         ax.set_xlabel(f"CMR-derived [{unit}]", fontsize=8)
         ax.set_ylabel(f"ECG-predicted [{unit}]", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
