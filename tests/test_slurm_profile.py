@@ -43,6 +43,7 @@ with SnakemakeApi() as api:
     wf.include(wapi.snakefile, overwrite_default_target=True, print_compilation=False)
     print("RULES=" + json.dumps({r.name: {"retries": r._restart_times,
                                           "resources": sorted(r.resources.keys()),
+                                          "gpu": r.resources["gpu"].raw if "gpu" in r.resources else None,
                                           "sizes": {k: v.raw for k, v in r.resources.items()
                                                     if k in ("mem_mb", "runtime", "cpus_per_task", "_cores")}}
                                  for r in wf.rules}))
@@ -64,6 +65,17 @@ def test_every_rule_the_profile_names_exists():
     assert named - rules == set(), f"profile names rules the workflow lacks: {named - rules}"
     groups = set(PROFILE.get("groups", {}).values())
     assert groups == set(PROFILE.get("group-components", {})), "each group needs its component count"
+
+
+def test_gpu_rules_hold_the_local_gpu_token_only_where_there_is_a_gpu():
+    """The local profile's one `gpu` token serialises the GPU rules; on a host without a
+    GPU (CI, the demo) they declare gpu=0 and run side by side (they declared 1 before,
+    so the demo's trainers ran one at a time on 2 cores)."""
+    from ecgcmr.core.gpus import visible_gpus
+
+    declared = {name: r["gpu"] for name, r in workflow_rules().items() if "gpu" in r["resources"]}
+    assert declared.keys() >= TRAINERS
+    assert set(declared.values()) == {min(1, visible_gpus())}, declared
 
 
 def test_gpu_rules_get_a_gpu_on_the_gpu_partition():

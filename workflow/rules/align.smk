@@ -35,7 +35,7 @@ rule align:
     threads: cpus("align")
     resources:
         **size("align"),
-        gpu=1,
+        gpu=GPU,
     retries: trainer_retries()
     log:
         P.log("align", "_{variant}"),

@@ -45,7 +45,7 @@ if SEG_METHOD == "unet" and not SEG["weights"]:
         threads: cpus("train_segmenter")
         resources:
             **size("train_segmenter"),
-            gpu=1,
+            gpu=GPU,
         retries: trainer_retries()  # resumes checkpoint.pt; None: the profile decides
         log:
             P.log("train_segmenter"),
@@ -80,7 +80,7 @@ rule segment:
     threads: cpus("segment")
     resources:
         **size("segment"),
-        gpu=1,
+        gpu=GPU,
     log:
         P.log("segment", "_{shard}"),
     benchmark:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
+from ecgcmr.core.gpus import visible_gpus
 from ecgcmr.config import TRAINER_KEYS, check_mae_loss, check_models, check_variants, stage_train
 from ecgcmr import specs
 from ecgcmr.paths import Paths
@@ -19,6 +20,11 @@ P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
 EXCLUSION_TABLES = []  # every stage appends its exclusions CSVs; gathered last
+# A GPU rule (trainers, embeddings) holds the local profile's one `gpu` token only on a
+# host with a GPU, so two of them never share its memory; on a CPU-only host (the demo)
+# they run side by side, limited by --cores alone (before, the demo's trainers, segment
+# and embed jobs ran one at a time on 2 cores). The SLURM profile gives each its GPU.
+GPU = min(1, visible_gpus())
 
 
 wildcard_constraints:

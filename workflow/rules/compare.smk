@@ -33,7 +33,7 @@ rule compare_gates:
     threads: cpus("compare_gates")
     resources:
         **size("compare_gates"),
-        gpu=1,
+        gpu=GPU,
     log:
         P.log("compare_gates"),
     benchmark:

@@ -68,7 +68,7 @@ rule embed:
     threads: cpus("embed")
     resources:
         **size("embed"),
-        gpu=1,
+        gpu=GPU,
     log:
         P.log("embed", "_{representation}"),
     benchmark:
@@ -259,7 +259,7 @@ rule shared_space:
     threads: cpus("shared_space")
     resources:
         **size("shared_space"),
-        gpu=1,
+        gpu=GPU,
     log:
         P.log("shared_space"),
     benchmark:

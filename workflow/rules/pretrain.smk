@@ -39,7 +39,7 @@ rule pretrain_ecg:
     threads: cpus("pretrain_ecg")
     resources:
         **size("pretrain_ecg"),
-        gpu=1,
+        gpu=GPU,
     retries: trainer_retries()
     log:
         P.log("pretrain_ecg", "_{size}"),
@@ -86,7 +86,7 @@ rule pretrain_cmr:
     threads: cpus("pretrain_cmr")
     resources:
         **size("pretrain_cmr"),
-        gpu=1,
+        gpu=GPU,
     retries: trainer_retries()
     log:
         P.log("pretrain_cmr", "_{view}"),
