@@ -1,9 +1,10 @@
 """Benchmark: are the demo's trainers (config/config.yaml) about a minute of CPU each?
 
-`make demo` runs on 2 CPU cores, one trainer at a time (gpu=1), so the demo's model
-sizes and epochs are chosen from these numbers. For each trainer model it times full
-training steps (forward, backward, AdamW) at the config's batch size and no-grad
-forward passes (validation, frozen-encoder embeddings) with ``torch.set_num_threads(2)``,
+`make demo` runs on 2 CPU cores, two one-thread trainers side by side (the schema's
+``resources``; on a host with a GPU one at a time), so the demo's model sizes and epochs
+are chosen from these numbers. For each trainer model it times full training steps
+(forward, backward, AdamW) at the config's batch size and no-grad forward passes
+(validation, frozen-encoder embeddings) with ``torch.set_num_threads(--threads)``,
 then estimates one job's seconds for a cohort of ``--subjects`` ECG subjects of
 which ``--paired`` have a CMR, split as ``splits`` in the config says (process
 start-up and data loading come on top; checkpoint writes are included). Alternatives
@@ -179,7 +180,7 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=400)
     ap.add_argument("--paired", type=int, default=280)
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="the demo trainers' cpus_per_task")
     ap.add_argument("--compare", action="store_true", help="also time the paper's patch 100 / resnet50")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -234,7 +234,7 @@ def main() -> int:
     ci = (wide["lo"], wide["hi"])
     md = ["# Science check: Table 1 on the synthetic demo cohort vs the paper\n\n", f"**Answer.** {answer}\n\n",
           f"Run: `{args.results}`, {n_runs} training run(s) × {n_seeds // max(n_runs, 1)} probe seeds"
-          + (f", {runtime_s:.0f} s on {args.cores} cores" if runtime_s is not None else "")
+          + (f", {runtime_s:.0f} s on {args.cores} cores for the jobs this call ran (Snakemake reruns none already in the folder)" if runtime_s is not None else "")
           + "; cells are mean [95 % interval] (tables/table1.md, docs/statistics.md).\n\n",
           "## Gates of the dual-phase variant (fixed before the run)\n\n",
           "| gate | value | passes when | passed |\n|---|---|---|---|\n", gate_rows,
