@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
+from ecgcmr.config import load_config
 from ecgcmr.models.cmr_encoders import VIEWS, build_cmr_encoder
 from ecgcmr.models.vit_mae import EcgMAE
 from ecgcmr.train.align import AlignModel
@@ -180,11 +180,13 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=400)
     ap.add_argument("--paired", type=int, default=280)
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="the demo trainers' cpus_per_task")
+    ap.add_argument("--threads", type=int, help="default: the config's resources.pretrain_ecg.cpus_per_task")
     ap.add_argument("--compare", action="store_true", help="also time the paper's patch 100 / resnet50")
     args = ap.parse_args()
+    cfg = load_config(args.config)   # validated: the schema's defaults (resources) filled in
+    if args.threads is None:
+        args.threads = cfg["resources"]["pretrain_ecg"]["cpus_per_task"]
     torch.set_num_threads(args.threads)
-    cfg = yaml.safe_load(Path(args.config).read_text())
     n = split_sizes(cfg, args.subjects, args.paired)
     patch = cfg["pretrain_ecg"]["model"]["patch_size"]
     backbone = cfg["pretrain_cmr"]["backbone"]

@@ -54,12 +54,13 @@ ORDER = list(PHENOTYPES) + list(OUTCOMES)
 
 
 def run_pipeline(results: str, seeds: list[int], train_seeds: int, cores: int) -> None:
-    # the synthetic cohort's raw files below the run's own folder: the demo config's point
-    # at results/demo/raw, and headroom() reads the generator's truth from {results}/raw
-    raw = f"{results}/raw"
-    config = {"results_dir": results, "evaluate": {"seeds": seeds, "train_seeds": train_seeds},
-              "cohort": {"ecg_dir": f"{raw}/ecg", "cmr_dir": f"{raw}/cmr", "truth_dir": f"{raw}/truth",
-                         "main_table": f"{raw}/tables/ukb_main.csv"}}
+    # the synthetic cohort's raw files below the run's own folder: the demo config's lie
+    # below its results_dir, and headroom() reads the generator's truth from {results}/raw
+    demo = load_config(REPO / "config" / "config.yaml")
+    base = demo["results_dir"] + "/"
+    cohort = {k: results + "/" + v[len(base):] for k, v in demo["cohort"].items()
+              if isinstance(v, str) and v.startswith(base)}
+    config = {"results_dir": results, "evaluate": {"seeds": seeds, "train_seeds": train_seeds}, "cohort": cohort}
     cfg = REPO / "bench" / "results" / "science_config.yaml"
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(yaml.safe_dump(config))
