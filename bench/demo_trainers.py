@@ -151,6 +151,8 @@ def bench_align(cfg: dict, n: dict, cmr: dict, steps: int, patch_sizes, backbone
         ecg = EcgMAE.from_size(sec["ecg_size"], **{**cfg["pretrain_ecg"]["model"], "patch_size": patch,
                                                    "decoder": False})
         for variant in sec["run"]:
+            if "pairs" not in sec["variants"][variant]:
+                continue   # the label control: an alignment step less the CMR heads; not benched apart
             pairs = sec["variants"][variant]["pairs"]
             views = {m: f"{m}{phase}" if m in ("ed", "es") else m for p in pairs for m in p if m != "ecg"}
             dims = {m: cmr[f"{backbone}/{v}"]["embed_dim"] for m, v in views.items()}

@@ -149,3 +149,30 @@ def test_gates_of_every_training_run(tmp_path):
     assert one_run["conclusion"].iloc[0] == "informative" and not one_run["gate"].str.contains("training run").any()
     with pytest.raises(ValueError, match="run k of an alignment starts from MAE run k"):
         C.gates_table(mae, {"dual_phase": align[:1]}, align_batch_size=16, lvef_r2=0.9)
+    # evaluate.mae_train_seeds 1: both alignment runs start from MAE run 0, whose gate passes
+    shared_mae = C.gates_table(mae[:1], {"dual_phase": align}, align_batch_size=16, lvef_r2=0.9)
+    mae_rows = shared_mae[shared_mae["gate"].str.startswith("MAE")]
+    assert len(mae_rows) == 2 and (mae_rows["value"] == 0.5).all()
+
+
+def test_a_configured_pair_is_compared_directly_and_gated_by_both_sides(tmp_path):
+    """compare.pairs: Δ = dual_phase − 2d on the same subjects (the label control's
+    comparison), its verdict standing only when the gates of both sides passed."""
+    files = prediction_files(tmp_path, np.random.default_rng(0))
+    preds = C.read_predictions(files)
+    ok = pd.concat([gates_rows("dual_phase", True), gates_rows("2d", True)])
+    table = C.deltas_table(preds, ["dual_phase"], "baseline", ["LVEF"], ok, n_boot=300, seed=0,
+                           comparisons=[["dual_phase", "2d"]])
+    pair = table[(table["arm"] == "dual_phase") & (table["baseline"] == "2d") & (table["target"] == "LVEF")]
+    vs_base = table[(table["arm"] == "dual_phase") & (table["baseline"] == "baseline") & (table["target"] == "LVEF")]
+    assert len(pair) == 1 and len(vs_base) == 1
+    # 2d predicts exactly as the baseline: the same Δ and interval as dual vs baseline
+    for col in ("delta", "lo", "hi"):
+        assert pair[col].iloc[0] == pytest.approx(vs_base[col].iloc[0])
+    assert pair["conclusion"].iloc[0] == BETTER
+    failed = pd.concat([gates_rows("dual_phase", True), gates_rows("2d", False)])
+    gated = C.deltas_table(preds, [], "baseline", ["LVEF"], failed, n_boot=300, seed=0,
+                           comparisons=[["dual_phase", "2d"]])
+    assert gated["conclusion"].str.startswith("not informative").all()
+    md = C.deltas_markdown(gated, {"dual_phase": "dual", "2d": "2D"}, failed)
+    assert "## dual vs 2D" in md

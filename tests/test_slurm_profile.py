@@ -22,7 +22,7 @@ from ecgcmr.config import load_config
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
 SET_RESOURCES = PROFILE["set-resources"]
 # rules that train with ecgcmr.train.loop (checkpoint + resume on SIGTERM/SIGUSR1)
-TRAINERS = {"train_segmenter", "pretrain_ecg", "pretrain_cmr", "align"}
+TRAINERS = {"train_segmenter", "pretrain_ecg", "pretrain_cmr", "align", "label_control"}
 SIZE_KEYS = {"mem_mb", "mem", "mem_mib", "runtime", "cpus_per_task", "threads"}
 UKB = REPO / "config" / "ukb.yaml"
 SIGNAL = re.compile(r"--signal=(?:B:)?(?P<sig>USR1|SIGUSR1|TERM|SIGTERM)@(?P<lead>\d+)")

@@ -62,3 +62,25 @@ def test_subjects_is_the_one_split_query(tmp_path):
         subjects(df, "train", of="cmr")
     with pytest.raises(ValueError, match="split must be one of"):
         subjects(df, "training")
+
+
+def test_labelled_ecg_only_subjects_are_table1_test_subjects_and_never_trained_on():
+    """splits.labelled_ecg_test: ECG + phenotypes, no CMR -> paired_split and pretrain
+    both test, not paired; off, the same subjects are ordinary ECG-only pretraining
+    subjects and the paired splits are the same either way."""
+    ecg = [str(i) for i in range(100)]
+    cmr = ecg[:40]
+    tgt = ecg                      # everyone is in the main table (age, sex) ...
+    labelled = ecg[:70]            # ... but only these have phenotypes
+    on = make_splits(ecg, cmr, tgt, [0.7, 0.15, 0.15], [0.75, 0.125, 0.125], 0, labelled_eids=labelled)
+    off = make_splits(ecg, cmr, tgt, [0.7, 0.15, 0.15], [0.75, 0.125, 0.125], 0)
+    extra = on[on.eid.isin(ecg[40:70])]
+    assert (extra.paired_split == "test").all() and (extra.pretrain == "test").all()
+    assert not extra.paired.any()
+    assert (off.loc[off.eid.isin(ecg[40:70]), "paired_split"] == "").all()
+    both = on.merge(off, on="eid", suffixes=("_on", "_off"))
+    pairs = both[both.paired_on]
+    assert (pairs.paired_split_on == pairs.paired_split_off).all()
+    # the unlabelled ECG-only subjects are still split for pretraining
+    rest = on[on.eid.isin(ecg[70:])]
+    assert set(rest.pretrain) == {"train", "val", "test"} and (rest.paired_split == "").all()

@@ -139,3 +139,43 @@ def test_a_window_needs_diagnosis_dates(cohort, cfg, tmp_path):
         OutcomeWindow("prevalent", horizon_years=5)
     with pytest.raises(ValueError, match="mode"):
         OutcomeWindow("lifetime")
+
+
+def test_phenotypes_beyond_table1_are_written_and_read_without_moving_the_twelve(tmp_path, cfg):
+    """LVESV (24101) and RVESV (24107), the ES volumes the CMR encoders of the science
+    run learn from: the synthetic table writes them after the 12, the targets read
+    them after the 12, and the 12 columns are those of a run without them."""
+    latents = sample_cohort(120, seed=4, prevalence={o: 0.1 for o in OUTCOMES})
+    fields = {**cfg["phenotype_fields"], "LVESV": 24101, "RVESV": 24107}
+    plain = main_table(latents, cfg["phenotype_fields"], cfg["demographic_fields"], 2, 0.05, seed=4)
+    extended = main_table(latents, fields, cfg["demographic_fields"], 2, 0.05, seed=4)
+    pd.testing.assert_frame_equal(extended[plain.columns], plain)
+    extended.to_csv(tmp_path / "main.csv", index=False)
+    diagnoses_table(latents, cfg["outcomes"], seed=4).to_csv(tmp_path / "diag.csv", index=False)
+    targets, _ = build_targets(tmp_path / "main.csv", tmp_path / "diag.csv", fields, cfg["demographic_fields"],
+                               cfg["outcomes"])
+    assert list(targets.columns) == ["eid", *PHENOTYPES, "LVESV", "RVESV", *OUTCOMES, "age", "sex"]
+    merged = targets.merge(latents, on="eid", suffixes=("", "_true"))
+    ok = merged["LVESV"].notna()
+    assert ok.sum() > 0.5 * merged["has_cmr"].sum()
+    np.testing.assert_allclose(merged.loc[ok, "LVESV"], merged.loc[ok, "LVESV_true"], atol=0.01)
+    with pytest.raises(ValueError, match="does not make"):
+        main_table(latents, {**fields, "LAVOL": 24110}, cfg["demographic_fields"], 2, 0.05, seed=4)
+
+
+def test_labelled_subjects_without_cmr_get_phenotypes_and_nothing_else_moves(cfg):
+    from ecgcmr.synth.cohort import labelled
+
+    latents = sample_cohort(80, seed=5, prevalence={o: 0.1 for o in OUTCOMES}, cmr_fraction=0.5)
+    plain = main_table(latents, cfg["phenotype_fields"], cfg["demographic_fields"], 2, 0.0, seed=5)
+    latents["has_labels"] = labelled(latents, 10)
+    extra = latents["has_labels"] & ~latents["has_cmr"]
+    assert extra.sum() == 10
+    assert sorted(latents.loc[extra, "eid"]) == sorted(latents.loc[~latents.has_cmr, "eid"])[:10]
+    table = main_table(latents, cfg["phenotype_fields"], cfg["demographic_fields"], 2, 0.0, seed=5)
+    lvef = [c for c in table.columns if "24103" in c][0]
+    assert table.loc[extra.to_numpy(), lvef].notna().all()
+    others = (~extra).to_numpy()
+    pd.testing.assert_frame_equal(table[others], plain[others])
+    with pytest.raises(ValueError, match="only"):
+        labelled(latents, 1000)

@@ -100,3 +100,20 @@ def test_more_training_runs_add_runs_and_retrain_none_already_there(tiny_run, tm
     proc = snakemake(tiny_run, "-n", "--", f"{TINY_RESULTS}/models/align_dual_phase_trainseed1/ecg_encoder.pt",
                      configfiles=(TINY, two))
     assert "size=tiny_trainseed1" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_fewer_mae_runs_give_more_alignment_runs_from_the_same_mae(tiny_run, tmp_path):  # noqa: F811
+    # evaluate.mae_train_seeds 1 with train_seeds 3: no MAE is trained again, two more
+    # alignment runs start from MAE run 0, and the baseline keeps its one run
+    tiny = load_config(TINY)
+    runs = override(tmp_path, "mae_runs", {"evaluate": {"train_seeds": 3, "mae_train_seeds": 1}})
+    rerun = dry_run(tiny_run, runs)
+    assert "pretrain_ecg" not in rerun, rerun
+    assert rerun["align"] == 2 * len(tiny["align"]["run"]), rerun
+    assert rerun["embed"] == 2 * len(tiny["align"]["run"]), rerun   # no new baseline or ViT run
+    proc = snakemake(tiny_run, "-n", "--", f"{TINY_RESULTS}/models/align_dual_phase_trainseed2/ecg_encoder.pt",
+                     configfiles=(TINY, runs))
+    assert "trainseed" not in proc.stdout.split("rule align")[1].split("input:")[1].split("output:")[0]
+    bad = override(tmp_path, "too_many", {"evaluate": {"train_seeds": 2, "mae_train_seeds": 3}})
+    proc = snakemake(tiny_run, "-n", "all", configfiles=(TINY, bad), check=False)
+    assert proc.returncode != 0 and "mae_train_seeds (3) exceeds evaluate.train_seeds (2)" in proc.stdout + proc.stderr

@@ -92,6 +92,52 @@ def representation_labels(cfg: dict) -> dict[str, str]:
             **{v: spec["label"] for v, spec in cfg["align"]["variants"].items()}}
 
 
+CLIP, LABELS = "clip", "labels"   # align.variants[*].objective
+
+
+def objective(spec: dict) -> str:
+    """A variant's objective: clip (CLIP terms, rule align) or labels (the label
+    control, rule label_control); the schema's default, clip, when unset."""
+    return spec.get("objective") or CLIP
+
+
+def clip_variants(cfg: dict) -> list[str]:
+    return [v for v, spec in cfg["align"]["variants"].items() if objective(spec) == CLIP]
+
+
+def label_variants(cfg: dict) -> list[str]:
+    return [v for v, spec in cfg["align"]["variants"].items() if objective(spec) == LABELS]
+
+
+def label_targets(cfg: dict, variant: str) -> list[str]:
+    """What a label control regresses: its own ``targets``, else ``pretrain_cmr.targets``
+    (the labels the CMR encoders it stands in for learn from)."""
+    return list(cfg["align"]["variants"][variant].get("targets") or cfg["pretrain_cmr"]["targets"])
+
+
+def mae_runs(cfg: dict) -> int:
+    """How many MAE training runs there are: ``evaluate.mae_train_seeds``, else
+    ``evaluate.train_seeds`` (one MAE run per alignment run)."""
+    ev = cfg["evaluate"]
+    n = ev.get("mae_train_seeds") or ev["train_seeds"]
+    if n > ev["train_seeds"]:
+        raise ConfigError(f"evaluate.mae_train_seeds ({n}) exceeds evaluate.train_seeds ({ev['train_seeds']}): "
+                          "an MAE run without an alignment run starting from it")
+    return n
+
+
+def mae_run_of(cfg: dict, run: int) -> int:
+    """The MAE run alignment (or label-control) run ``run`` starts from."""
+    return run % mae_runs(cfg)
+
+
+def compare_pairs(cfg: dict) -> list[list[str]]:
+    """The ``compare.pairs`` both of whose sides are Table 1 rows (a config that tables
+    fewer representations keeps the others' pairs without computing them)."""
+    rows = cfg["evaluate"]["representations"]
+    return [list(p) for p in cfg.get("compare", {}).get("pairs", []) if all(n in rows for n in p)]
+
+
 def check_variants(cfg: dict) -> None:
     """The alignment variants and the representations naming them, checked once at
     load time (the schema cannot say "a key of align.variants"): one ConfigError
@@ -101,6 +147,19 @@ def check_variants(cfg: dict) -> None:
         if not _REPRESENTATION_NAME.fullmatch(name) or name == BASELINE or name.startswith("vit_"):
             raise ConfigError(f"align.variants: variant name {name!r} is not usable: letters, digits and _ "
                               f"only, and not {BASELINE!r} or vit_* (Table 2's representations)")
+        if objective(spec) == LABELS:
+            stray = [k for k in ("pairs", "weights") if k in spec]
+            if stray:
+                raise ConfigError(f"align.variants.{name}: objective labels takes no {' or '.join(stray)} "
+                                  "(those are CLIP terms); it regresses `targets`")
+            known = list(cfg["phenotype_fields"])
+            unknown = [t for t in label_targets(cfg, name) if t not in known]
+            if unknown:
+                raise ConfigError(f"align.variants.{name}.targets: {unknown} not in phenotype_fields {known}")
+            continue
+        if "pairs" not in spec or "weights" not in spec:
+            raise ConfigError(f"align.variants.{name}: a CLIP variant needs pairs and weights "
+                              "(or objective: labels for a label control)")
         if len(spec["weights"]) != len(spec["pairs"]):
             raise ConfigError(f"align.variants.{name}: {len(spec['pairs'])} pairs but "
                               f"{len(spec['weights'])} weights (one weight per pair)")
@@ -112,7 +171,9 @@ def check_variants(cfg: dict) -> None:
             ("align.run", cfg["align"]["run"], list(variants)),
             ("evaluate.representations", ev["representations"], [BASELINE, *variants]),
             ("evaluate.inference_representation", [ev["inference_representation"]], [BASELINE, *variants]),
-            ("evaluate.projection_variant", [ev["projection_variant"]], list(variants))]:
+            ("evaluate.projection_variant", [ev["projection_variant"]], clip_variants(cfg)),
+            ("compare.pairs", [n for pair in cfg.get("compare", {}).get("pairs", []) for n in pair],
+             [BASELINE, *variants])]:
         unknown = [n for n in names if n not in allowed]
         if unknown:
             raise ConfigError(f"{key}: unknown representation {unknown[0]!r}; known: {allowed} "
@@ -139,7 +200,7 @@ def check_models(cfg: dict) -> None:
               "ecgcmr.specs.PHASE_LAYOUTS")]
     named += [(f"align.variants.{v}.pairs", [m for pair in spec["pairs"] for m in pair], modalities,
                "modality", "ecg, ed, es or a view of ecgcmr.specs.VIEWS")
-              for v, spec in cfg["align"]["variants"].items()]
+              for v, spec in cfg["align"]["variants"].items() if "pairs" in spec]
     for key, names, known, what, where in named:
         unknown = [n for n in names if n not in known]
         if unknown:

@@ -12,6 +12,13 @@ Paired (ECG + CMR + targets) subjects are split with the paired proportions
 proportions. A paired subject's pretraining split *is* its paired split, so no paired
 validation/test subject is ever seen in training by any stage (MAE pretraining
 included): the leak the paper's design must avoid.
+
+With ``labelled_ecg_test``, subjects who have an ECG and phenotypes but no CMR file
+(UK Biobank participants whose imaging-derived phenotypes are in the main table while
+their 20209 zip was not fetched) all join Table 1's test split (``paired_split`` test,
+``pretrain`` test, ``paired`` false): they cost an ECG each, no CMR processing, and no
+training split of any stage sees them. Off, they are ECG-only pretraining subjects as
+any other (the paper's design).
 """
 
 from __future__ import annotations
@@ -43,19 +50,23 @@ def assign(eids: list[str], proportions: list[float], seed: int, salt: int) -> d
 
 
 def make_splits(ecg_eids, cmr_eids, target_eids, paired: list[float], ecg_only: list[float],
-                seed: int) -> pd.DataFrame:
+                seed: int, labelled_eids=None) -> pd.DataFrame:
+    """``labelled_eids``: subjects with phenotypes; given, those of them with an ECG and
+    no CMR file are Table 1 test subjects (module docstring). None: the paper's splits."""
     ecg, cmr, tgt = set(map(str, ecg_eids)), set(map(str, cmr_eids)), set(map(str, target_eids))
     paired_eids = sorted(ecg & cmr & tgt)
-    only = sorted(ecg - set(paired_eids))
+    labelled_test = sorted((ecg & tgt & set(map(str, labelled_eids))) - cmr) if labelled_eids is not None else []
+    only = sorted(ecg - set(paired_eids) - set(labelled_test))
     paired_split = assign(paired_eids, paired, seed, salt=1)
     only_split = assign(only, ecg_only, seed, salt=2)
+    held_out = dict.fromkeys(labelled_test, "test")
     everyone = sorted(ecg | cmr)
     df = pd.DataFrame({"eid": everyone})
     df["has_ecg"] = df["eid"].isin(ecg)
     df["has_cmr"] = df["eid"].isin(cmr)
     df["paired"] = df["eid"].isin(paired_split)
-    df["paired_split"] = df["eid"].map(paired_split).fillna("")
-    df["pretrain"] = df["eid"].map({**only_split, **paired_split}).where(df["has_ecg"], "").fillna("")
+    df["paired_split"] = df["eid"].map({**paired_split, **held_out}).fillna("")
+    df["pretrain"] = df["eid"].map({**only_split, **paired_split, **held_out}).where(df["has_ecg"], "").fillna("")
     return df
 
 
@@ -68,15 +79,21 @@ def bulk_eids(source: str | Path, field: int, instance: int | None = 2) -> list[
     return used(build_index(source, field, ext, instance))["eid"].astype(str).tolist()
 
 
-def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed, instance: int | None = 2) -> pd.DataFrame:
-    """``ecg_dir``/``cmr_dir``: the bulk index parquets (or the folders themselves)."""
-    tgt = pd.read_parquet(targets, columns=["eid"])["eid"]
-    df = make_splits(bulk_eids(ecg_dir, ECG_FIELD, instance), bulk_eids(cmr_dir, CMR_FIELD, instance), tgt,
-                     paired, ecg_only, seed)
+def write_splits(ecg_dir, cmr_dir, targets, out, paired, ecg_only, seed, instance: int | None = 2,
+                 labelled_ecg_test: bool = False) -> pd.DataFrame:
+    """``ecg_dir``/``cmr_dir``: the bulk index parquets (or the folders themselves);
+    ``labelled_ecg_test``: see the module docstring."""
+    from .phenotypes import PHENOTYPES
+
+    table = pd.read_parquet(targets, columns=["eid", *PHENOTYPES] if labelled_ecg_test else ["eid"])
+    labelled = table.loc[table[list(PHENOTYPES)].notna().any(axis=1), "eid"] if labelled_ecg_test else None
+    df = make_splits(bulk_eids(ecg_dir, ECG_FIELD, instance), bulk_eids(cmr_dir, CMR_FIELD, instance),
+                     table["eid"], paired, ecg_only, seed, labelled)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out, index=False)
     counts = df[df.paired].paired_split.value_counts().to_dict()
-    log.info("splits: %d ECG subjects, %d paired %s", int(df.has_ecg.sum()), int(df.paired.sum()), counts)
+    log.info("splits: %d ECG subjects, %d paired %s, %d labelled ECG-only test", int(df.has_ecg.sum()),
+             int(df.paired.sum()), counts, int((~df.paired & (df.paired_split == "test")).sum()))
     return df
 
 
@@ -119,6 +136,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paired", type=float, nargs=3, default=[0.70, 0.15, 0.15])
     p.add_argument("--ecg-only", type=float, nargs=3, default=[0.75, 0.125, 0.125])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labelled-ecg-test", action="store_true",
+                   help="subjects with an ECG and phenotypes but no CMR join Table 1's test split")
 
 
 def cli(args) -> int:
@@ -126,5 +145,5 @@ def cli(args) -> int:
         if not Path(path).exists():
             raise FileNotFoundError(2, f"{flag} does not exist", str(path))
     write_splits(args.ecg_dir, args.cmr_dir, args.targets, args.out, args.paired, args.ecg_only, args.seed,
-                 args.instance)
+                 args.instance, args.labelled_ecg_test)
     return 0

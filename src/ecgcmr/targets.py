@@ -58,7 +58,10 @@ def build(main_table, diagnoses_table, phenotype_fields: dict[str, int], demogra
     missing = [p for p in PHENOTYPES if p not in phenotype_fields]
     if missing:
         raise ValueError(f"phenotype_fields lacks {missing}")
-    keys = {name: (int(phenotype_fields[name]), instance, 0) for name in PHENOTYPES}
+    # beyond Table 1's 12, any named phenotype (e.g. LVESV 24101, RVESV 24107 as CMR
+    # pretraining targets) is read alike and kept after them
+    extra = [n for n in phenotype_fields if n not in PHENOTYPES]
+    keys = {name: (int(phenotype_fields[name]), instance, 0) for name in [*PHENOTYPES, *extra]}
     keys["age"] = (int(demographic_fields["age"]), instance, 0)
     keys["sex"] = (int(demographic_fields["sex"]), 0, 0)
     if window.windowed:
@@ -100,7 +103,7 @@ def build(main_table, diagnoses_table, phenotype_fields: dict[str, int], demogra
     labels = outcome_labels(diagnoses, table["eid"], outcomes, window, visits)
     targets = table.merge(labels, on="eid", how="left")
     targets["sex"] = targets["sex"].astype(np.int8)
-    targets = targets[["eid", *PHENOTYPES, *OUTCOMES, "age", "sex"]]
+    targets = targets[["eid", *PHENOTYPES, *extra, *OUTCOMES, "age", "sex"]]
     prov = src.provenance(diagnoses, table["eid"], outcomes, counts)
     return Built(targets, rows, prov, counts)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without install
 
 from ecgcmr.core.gpus import visible_gpus
-from ecgcmr.config import TRAINER_KEYS, check_mae_loss, check_models, check_variants, stage_train
+from ecgcmr.config import (TRAINER_KEYS, check_mae_loss, check_models, check_variants, clip_variants,
+                            compare_pairs, label_targets, label_variants, mae_run_of, mae_runs, stage_train)
 from ecgcmr import specs
 from ecgcmr.paths import Paths
 
@@ -16,6 +17,7 @@ from ecgcmr.paths import Paths
 check_variants(config)
 check_models(config)
 check_mae_loss(config)
+mae_runs(config)   # evaluate.mae_train_seeds <= train_seeds
 P = Paths(config["results_dir"])
 SHARDS = list(range(config["ingest"]["n_shards"]))
 ALL_TARGETS = []
@@ -92,6 +94,11 @@ def align_view(modality):
     return specs.align_view(modality, cfg("align", "phase_encoder"))
 
 
+def mae_encoder(run):
+    """The MAE encoder.pt alignment or label-control run ``run`` starts from."""
+    return P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), mae_run_of(config, run)))
+
+
 def align_variant(wildcards):
     """The config entry of the variant behind an align job (any of its training runs)."""
     return cfg("align", "variants")[specs.split_run(wildcards.variant)[0]]
@@ -100,12 +107,13 @@ def align_variant(wildcards):
 def align_inputs(wildcards):
     """The align job's inputs: the MAE encoder, the ECG cache, crops, splits and the
     frozen CMR encoder behind each modality of the variant's pairs. Training run k of
-    a variant starts from MAE run k (the baseline's run k), so the two pair up."""
+    a variant starts from MAE run k (the baseline's run k), so the two pair up; with
+    fewer MAE runs (evaluate.mae_train_seeds), from MAE run k mod their number."""
     pairs = align_variant(wildcards)["pairs"]
     run = specs.split_run(wildcards.variant)[1]
     modalities = sorted({m for pair in pairs for m in pair} - {"ecg"})
     return {
-        "ecg_encoder": P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), run)),
+        "ecg_encoder": mae_encoder(run),
         "ecg_index": P.ecg_index,
         "norm_stats": P.ecg_norm_stats,
         "crop_index": P.crop_index,

@@ -9,7 +9,7 @@ COMPARE = cfg("compare")
 COMPARE_ARMS = [r for r in TABLE1_REPS if r != BASELINE] if BASELINE in TABLE1_REPS else []
 # one MAE history and one metrics.json per training run (evaluate.train_seeds)
 MAE_HISTORY = [str(Path(P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), k))).parent / "history.csv")
-               for k in range(N_RUNS)]
+               for k in range(N_MAE_RUNS)]
 ALIGN_RUNS = specs.run_names(COMPARE_ARMS, N_RUNS)   # variant by variant, run by run
 
 
@@ -29,6 +29,7 @@ rule compare_gates:
         md=P.gates("md"),
     params:
         variants=COMPARE_ARMS,  # input.align_metrics: every training run of each, in this order
+        train_seeds=N_RUNS,
         align_batch_size=cfg("align", "batch_size"),
     threads: cpus("compare_gates")
     resources:
@@ -57,6 +58,7 @@ rule compare_deltas:
         names=TABLE1_NAMES,
         n_boot=COMPARE["n_boot"],
         seed=COMPARE["seed"],
+        pairs=compare_pairs(config),   # those of compare.pairs whose both sides are Table 1 rows
     threads: cpus("compare_deltas")
     resources:
         **size("compare_deltas"),

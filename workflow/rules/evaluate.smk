@@ -24,8 +24,10 @@ LABELS = representation_labels(config)
 TABLE1_NAMES = {r: LABELS[r] for r in TABLE1_REPS}
 VIT_REPS = [f"vit_{s}" for s in EVAL["vit_sizes"]]
 N_RUNS = EVAL["train_seeds"]
-TABLE1_RUNS = specs.run_names(TABLE1_REPS, N_RUNS)
-VIT_RUNS = specs.run_names(VIT_REPS, N_RUNS)
+N_MAE_RUNS = mae_runs(config)   # the baseline and ViT rows: one run per MAE run
+TABLE1_RUNS = [run for rep in TABLE1_REPS
+               for run in specs.run_names([rep], N_MAE_RUNS if rep == BASELINE else N_RUNS)]
+VIT_RUNS = specs.run_names(VIT_REPS, N_MAE_RUNS)
 TABLE1_TARGETS_RUN = [t for t in TABLE1_TARGETS if t in EVAL["targets"]]
 TABLE2_TARGETS_RUN = EVAL["table2_targets"]
 PROBE_WEIGHTS = P.probe_weights
@@ -37,12 +39,13 @@ VIT_REP_PATTERN = specs.run_pattern([f"vit_{s}" for s in specs.VIT_SIZES])   # T
 # The ECG encoder behind each training run of each representation: the baseline's run k
 # is MAE run k, the one alignment run k starts from.
 ENCODER_OF = {}
-for _k in range(N_RUNS):
+for _k in range(N_MAE_RUNS):
     ENCODER_OF[specs.run_name(BASELINE, _k)] = P.ecg_mae.format(size=specs.run_name(cfg("align", "ecg_size"), _k))
-    for _v in cfg("align", "variants"):
-        ENCODER_OF[specs.run_name(_v, _k)] = P.aligned.format(variant=specs.run_name(_v, _k))
     for _s in EVAL["vit_sizes"]:
         ENCODER_OF[specs.run_name(f"vit_{_s}", _k)] = P.ecg_mae.format(size=specs.run_name(_s, _k))
+for _k in range(N_RUNS):
+    for _v in cfg("align", "variants"):
+        ENCODER_OF[specs.run_name(_v, _k)] = P.aligned.format(variant=specs.run_name(_v, _k))
 # What every probe job reads. The ECG index holds the ECG-derived targets (QRS number
 # and duration); Table 1 probes do not read it, but their embeddings already depend on it.
 PROBE_INPUTS = {"embeddings": P.embeddings, "targets": P.targets, "splits": P.splits,

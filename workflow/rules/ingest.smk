@@ -167,6 +167,7 @@ rule splits:
         paired=cfg("splits", "paired"),
         ecg_only=cfg("splits", "ecg_only"),
         seed=cfg("splits", "seed"),
+        labelled_ecg_test=cfg("splits", "labelled_ecg_test"),
     threads: cpus("splits")
     resources:
         **size("splits"),

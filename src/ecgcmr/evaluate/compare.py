@@ -34,16 +34,20 @@ def _scored(predictions: pd.DataFrame, rep: str) -> set[str]:
 
 
 def deltas_table(predictions: pd.DataFrame, arms: Sequence[str], baseline: str, targets: Sequence[str],
-                 gates: pd.DataFrame | None = None, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
-    """Δ = arm − baseline for every arm, per target of ``targets`` and per Table 1 block
+                 gates: pd.DataFrame | None = None, n_boot: int = N_BOOT, seed: int = 0,
+                 comparisons: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
+    """Δ = arm − baseline for every arm, then Δ = a − b for each further pair (a, b) of
+    ``comparisons`` (e.g. dual-phase − the label control; b is in the ``baseline``
+    column), per target of ``targets`` and per Table 1 block
     (:func:`ecgcmr.evaluate.stats.paired_bootstrap`), with n_test (the paired test
     subjects) and, for outcomes, their positives. ``conclusion`` is the verdict only
-    where the arm's gates (rows of ``gates`` with variant == arm) all passed
-    (:func:`ecgcmr.evaluate.gates.conclusion`). A target without test predictions in
-    either arm (an untrainable probe) is a row without numbers that says so."""
+    where the gates of both sides (rows of ``gates`` with variant == either; the
+    baseline has none of its own) all passed (:func:`ecgcmr.evaluate.gates.conclusion`).
+    A target without test predictions in either arm (an untrainable probe) is a row
+    without numbers that says so."""
     gates = pd.DataFrame(columns=GATE_COLUMNS) if gates is None else gates
     frames = []
-    for arm in arms:
+    for arm, baseline in [*((a, baseline) for a in arms), *(tuple(c) for c in comparisons)]:
         scored = _scored(predictions, arm) & _scored(predictions, baseline)
         present = [t for t in targets if t in scored]
         parts = []
@@ -61,7 +65,7 @@ def deltas_table(predictions: pd.DataFrame, arms: Sequence[str], baseline: str, 
                                        "verdict": NOT_COMPUTED, "n_boot": n_boot, "seed": seed,
                                        "note": NO_PREDICTIONS}))
         d = pd.concat(parts, ignore_index=True)
-        own = gates[gates["variant"] == arm]
+        own = gates[gates["variant"].isin([arm, baseline])]
         d["conclusion"] = [G.conclusion(own, v) if v != NOT_COMPUTED else v for v in d["verdict"]]
         # targets in Table 1's order, then the block means
         order = {t: i for i, t in enumerate(targets)}
@@ -81,15 +85,14 @@ def _num(x: float, digits: int = 3) -> str:
 
 
 def deltas_markdown(table: pd.DataFrame, names: Mapping[str, str], gates: pd.DataFrame) -> str:
-    parts = ["# Each alignment variant vs the baseline\n\n",
-             "Δ = variant − baseline on the same test subjects: R² for phenotypes, AUROC for outcomes; "
+    parts = ["# Each alignment variant vs the baseline (and the configured comparisons)\n\n",
+             "Δ = variant − baseline (or the first named − the second) on the same test subjects: R² for phenotypes, AUROC for outcomes; "
              "95 % interval of a two-level paired bootstrap (training runs and probe seeds, then subjects; docs/statistics.md). "
              "*better* / *worse*: the whole interval is above / below 0; *no difference shown* is not "
              "*no effect*. A variant whose gates failed (tables/gates.md) is **not informative**, "
              "whatever its Δ.\n"]
-    for arm, d in table.groupby("arm", sort=False):
-        base = d["baseline"].iloc[0]
-        status = G.run_status(gates[gates["variant"] == arm])
+    for (arm, base), d in table.groupby(["arm", "baseline"], sort=False):
+        status = G.run_status(gates[gates["variant"].isin([arm, base])])
         parts.append(f"\n## {names.get(arm, arm)} vs {names.get(base, base)}\n\nRun: **{status}**\n\n")
         parts.append("| target | metric | variant | baseline | Δ [95 % CI] | n_test | positives | verdict |\n"
                      "|---|---|---|---|---|---|---|---|\n")
@@ -126,10 +129,12 @@ def read_gates(path: str | Path) -> pd.DataFrame:
 
 def write_deltas(prediction_files: Sequence[str | Path], gates_csv: str | Path, out_csv: str | Path,
                  out_md: str | Path, arms: Sequence[str], baseline: str, targets: Sequence[str],
-                 names: Mapping[str, str], n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+                 names: Mapping[str, str], n_boot: int = N_BOOT, seed: int = 0,
+                 comparisons: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
     """tables/deltas.{csv,md} from the probes' prediction files and tables/gates.csv."""
     gates = read_gates(gates_csv)
-    table = deltas_table(read_predictions(prediction_files), arms, baseline, targets, gates, n_boot, seed)
+    table = deltas_table(read_predictions(prediction_files), arms, baseline, targets, gates, n_boot, seed,
+                         comparisons)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False)
     Path(out_md).write_text(deltas_markdown(table, names, gates))
@@ -151,16 +156,18 @@ def gates_table(mae_dirs: str | Path | Sequence[str | Path],
     repeat in every variant's rows) and, in every row, what that variant's comparison
     may conclude (:func:`ecgcmr.evaluate.gates.run_status`). With several training runs
     (``mae_dirs`` and each variant's ``align_dirs`` one folder per run, run k of the
-    alignment starting from MAE run k), every run's MAE and alignment gates are rows,
+    alignment starting from MAE run k, or k mod their number where there are fewer MAE
+    runs: ``evaluate.mae_train_seeds``), every run's MAE and alignment gates are rows,
     named with their run, and a variant is informative only if all of them pass."""
     mae_dirs = _runs(mae_dirs)
     frames = []
     for variant, dirs in align_dirs.items():
         dirs = _runs(dirs)
-        if len(dirs) != len(mae_dirs):
+        if len(dirs) < len(mae_dirs):
             raise ValueError(f"{variant}: {len(dirs)} alignment runs but {len(mae_dirs)} MAE runs "
-                             "(run k of an alignment starts from MAE run k)")
-        runs = [G.science_gates(m, a, align_batch_size, lvef_r2, lvef_source) for m, a in zip(mae_dirs, dirs)]
+                             "(run k of an alignment starts from MAE run k mod the MAE runs)")
+        runs = [G.science_gates(mae_dirs[k % len(mae_dirs)], a, align_batch_size, lvef_r2, lvef_source)
+                for k, a in enumerate(dirs)]
         if len(runs) > 1:
             # the CMR encoders are trained once: their gate once, then each run's own
             shared = [t["gate"] == G.LVEF_GATE for t in runs]

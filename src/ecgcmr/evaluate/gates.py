@@ -11,6 +11,12 @@ that is there.
 4. Alignment: best validation CLIP loss ≤ 0.8 · ln(batch) (ln(batch) is the loss of
    embeddings that carry no pairing; the pair terms' weights sum to 1).
 
+A label control (``align.variants[*].objective: labels``) uses no CMR encoder and
+no CLIP loss, so gates 2–4 say nothing of it; its own gate replaces them:
+
+5. Label control: mean validation R² over its standardised targets ≥ 0.05 (0 is the
+   training mean; a fine-tune that cannot beat it learnt nothing to compare with).
+
 The values come from what the trainers already write: ``history.csv`` of the MAE
 (``models/ecg_mae_{size}/``) and ``metrics.json`` of an alignment
 (``models/align_{variant}/``); the LVEF ridge from the frozen CMR embeddings.
@@ -33,6 +39,8 @@ MAE_MSE_MAX = 0.7
 LVEF_R2_MIN = 0.8
 RETRIEVAL_TIMES_CHANCE = 5.0
 CLIP_LOSS_FRACTION_OF_CHANCE = 0.8
+LABEL_R2_MIN = 0.05
+LABELS = "labels"   # metrics.json "objective" of a label control (ecgcmr.train.label_control)
 RIDGE_ALPHAS = tuple(np.logspace(-3, 4, 15))
 
 INFORMATIVE = "informative"
@@ -80,6 +88,12 @@ def clip_loss_gate(val_loss: float, batch_size: int, source: str = "") -> Gate:
                  CLIP_LOSS_FRACTION_OF_CHANCE * math.log(batch_size), "<=", source)
 
 
+def label_gate(val_r2: dict, source: str = "") -> Gate:
+    values = [float(v) for v in val_r2.values() if v is not None and math.isfinite(float(v))]
+    mean = float(np.mean(values)) if values else float("nan")
+    return _gate("label control mean validation R²", mean, LABEL_R2_MIN, ">=", source)
+
+
 def gate_table(gates: Iterable[Gate]) -> pd.DataFrame:
     """One row per gate: gate, value, threshold, direction, passed, source."""
     return pd.DataFrame([asdict(g) for g in gates],
@@ -91,7 +105,8 @@ def run_status(gates: pd.DataFrame) -> str:
     informative" naming the failed gates."""
     if gates.empty:
         return f"{NOT_INFORMATIVE} (no gate was evaluated)"
-    failed = gates.loc[~gates["passed"].astype(bool), "gate"].tolist()
+    # a gate shared by both sides of a comparison (the MAE's) is named once
+    failed = list(dict.fromkeys(gates.loc[~gates["passed"].astype(bool), "gate"]))
     return INFORMATIVE if not failed else f"{NOT_INFORMATIVE} (failed: {'; '.join(failed)})"
 
 
@@ -123,15 +138,24 @@ def mae_val_masked_mse(model_dir: str | Path) -> float:
     return float(loss.min())
 
 
-def alignment_metrics(model_dir: str | Path) -> dict:
-    """An alignment's ``metrics.json`` (validation retrieval, best validation loss)."""
+def _metrics(model_dir: str | Path) -> dict:
     path = Path(model_dir) / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no alignment metrics (has align run?)")
     try:
-        metrics = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except ValueError as err:
         raise ValueError(f"{path}: not JSON ({err})") from None
+
+
+def is_label_control(model_dir: str | Path) -> bool:
+    return _metrics(model_dir).get("objective") == LABELS
+
+
+def alignment_metrics(model_dir: str | Path) -> dict:
+    """An alignment's ``metrics.json`` (validation retrieval, best validation loss)."""
+    path = Path(model_dir) / "metrics.json"
+    metrics = _metrics(model_dir)
     missing = {"chance", "best_val_loss"} - set(metrics)
     if missing or not any(k.startswith("top1_ecg_to_") for k in metrics):
         raise ValueError(f"{path}: missing {sorted(missing) or 'top1_ecg_to_* retrieval'}")
@@ -139,8 +163,14 @@ def alignment_metrics(model_dir: str | Path) -> dict:
 
 
 def alignment_gates(model_dir: str | Path, batch_size: int) -> list[Gate]:
-    """Gates 3 (one per CMR modality the variant pairs the ECG with) and 4."""
+    """Gates 3 (one per CMR modality the variant pairs the ECG with) and 4; for a
+    label control, gate 5 instead."""
     source = str(Path(model_dir) / "metrics.json")
+    if is_label_control(model_dir):
+        m = _metrics(model_dir)
+        if not isinstance(m.get("val_r2"), dict) or not m["val_r2"]:
+            raise ValueError(f"{source}: a label control's metrics without val_r2")
+        return [label_gate(m["val_r2"], source)]
     m = alignment_metrics(model_dir)
     gates = [retrieval_gate(v, m["chance"], k.removeprefix("top1_ecg_to_"), source)
              for k, v in m.items() if k.startswith("top1_ecg_to_")]
@@ -191,7 +221,9 @@ def cmr_lvef_r2(ed_encoder: str | Path, es_encoder: str | Path, crop_index: str 
 
 def science_gates(mae_dir: str | Path, align_dir: str | Path, align_batch_size: int,
                   lvef_r2: float, lvef_source: str = "") -> pd.DataFrame:
-    """The four gates of one science run, as a table."""
+    """The four gates of one science run, as a table (a label control: the MAE gate
+    and its own; it uses no CMR encoder, so the LVEF gate is not its)."""
     mae_source = str(Path(mae_dir) / "history.csv")
-    return gate_table([mae_gate(mae_val_masked_mse(mae_dir), mae_source), lvef_gate(lvef_r2, lvef_source),
+    cmr = [] if is_label_control(align_dir) else [lvef_gate(lvef_r2, lvef_source)]
+    return gate_table([mae_gate(mae_val_masked_mse(mae_dir), mae_source), *cmr,
                        *alignment_gates(align_dir, align_batch_size)])

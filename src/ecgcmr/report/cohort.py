@@ -57,9 +57,14 @@ def flow_counts(splits: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFrame:
         rows.append({"lane": "Paired", "step": i, "label": f"paired {s}", "n": int((usable["paired_split"] == s).sum()),
                      "excluded": 0, "reasons": ""})
     only = splits[splits["has_ecg"].astype(bool) & ~splits["paired"].astype(bool) & ~splits["eid"].isin(lost)]
+    # splits.labelled_ecg_test: ECG + phenotypes without a CMR file, Table 1 test only
+    labelled = only["paired_split"] == "test"
     for i, s in enumerate(SPLITS, 5):
         rows.append({"lane": "Paired", "step": i, "label": f"ECG-only pretraining {s}",
-                     "n": int((only["pretrain"] == s).sum()), "excluded": 0, "reasons": ""})
+                     "n": int((only.loc[~labelled, "pretrain"] == s).sum()), "excluded": 0, "reasons": ""})
+    if labelled.any():
+        rows.append({"lane": "Paired", "step": 5 + len(SPLITS), "label": "labelled ECG-only (Table 1 test)",
+                     "n": int(labelled.sum()), "excluded": 0, "reasons": ""})
     return pd.DataFrame(rows)
 
 
@@ -138,8 +143,13 @@ def baseline_table(targets: pd.DataFrame, splits: pd.DataFrame, exclusions: pd.D
     s = splits.assign(eid=splits["eid"].astype(str))
     if exclusions is not None:
         s = s[~s["eid"].isin(lost_eids(exclusions))]
-    groups = {f"paired {k}": s.loc[s["paired_split"] == k, "eid"] for k in SPLITS}
-    groups["ECG only"] = s.loc[s["has_ecg"].astype(bool) & ~s["paired"].astype(bool), "eid"]
+    paired = s["paired"].astype(bool)
+    groups = {f"paired {k}": s.loc[paired & (s["paired_split"] == k), "eid"] for k in SPLITS}
+    only = s["has_ecg"].astype(bool) & ~paired
+    labelled = only & (s["paired_split"] == "test")   # splits.labelled_ecg_test
+    if labelled.any():
+        groups["labelled ECG-only test"] = s.loc[labelled, "eid"]
+    groups["ECG only"] = s.loc[only & ~labelled, "eid"]
     cols = {}
     for name, eids in groups.items():
         g = t.reindex([e for e in eids if e in t.index])

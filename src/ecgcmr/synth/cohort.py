@@ -100,6 +100,17 @@ def _main_paths(cohort: dict) -> list[Path]:
     return [Path(p) for p in ([main] if isinstance(main, str) else main)]
 
 
+def labelled(latents: pd.DataFrame, n_without_cmr: int) -> pd.Series:
+    """Who has phenotypes in the main table: every subject with a CMR, and the first
+    ``n_without_cmr`` of the others by eid (their IDPs exist, their zip is not written:
+    the labelled ECG-only test subjects of ``splits.labelled_ecg_test``). No random
+    draw, so the rest of the cohort is the same for any count."""
+    others = latents.loc[~latents["has_cmr"], "eid"].astype(str).sort_values()
+    if n_without_cmr > len(others):
+        raise ValueError(f"synth.labelled_ecg_only = {n_without_cmr}, but only {len(others)} subjects have no CMR")
+    return latents["has_cmr"] | latents["eid"].astype(str).isin(set(others.iloc[:n_without_cmr]))
+
+
 def write_tables(latents: pd.DataFrame, cohort: dict, synth: dict, phenotype_fields: dict,
                  demographic_fields: dict, outcomes: dict) -> None:
     """The main table in ``synth.table_form`` (ukbconv | rap; split column-wise over
@@ -133,6 +144,7 @@ def write_cohort(cohort: dict, synth: dict, phenotype_fields: dict, demographic_
     latents = sample_cohort(synth["n_subjects"], seed, synth.get("eid_start", 1_000_000),
                             synth["cmr_fraction"], cmr_cfg["n_frames"], cmr_cfg["es_fraction"],
                             synth.get("outcome_prevalence"), synth["ecg_contractility"])
+    latents["has_labels"] = labelled(latents, synth.get("labelled_ecg_only", 0))
 
     subjects = [row for _, row in latents.iterrows()]
     layout = synth.get("layout", "flat")

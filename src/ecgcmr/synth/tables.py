@@ -47,8 +47,16 @@ def main_table(latents: pd.DataFrame, phenotype_fields: dict[str, int], demograp
     visit_rng = np.random.default_rng([seed, 21])   # its own stream: the other columns stay as they were
     visit = np.datetime64("2014-06-01") + visit_rng.integers(0, 6 * 365, len(latents))
     out[column(VISIT_DATE_FIELD, instance, form=form)] = pd.to_datetime(visit).strftime("%Y-%m-%d")
-    imaged = latents["has_cmr"].to_numpy(bool)
-    for name in PHENOTYPES:
+    # phenotypes of the imaged, and of any labelled subject whose zip is not written
+    imaged = latents.get("has_labels", latents["has_cmr"]).to_numpy(bool)
+    # Table 1's 12 first, in their order (each draws its missing mask from rng in turn),
+    # then any other phenotype the config names that the generator has (LVESV, RVESV)
+    extra = [n for n in phenotype_fields if n not in PHENOTYPES]
+    unknown = [n for n in extra if n not in latents.columns]
+    if unknown:
+        raise ValueError(f"phenotype_fields names {unknown}, which the synthetic generator does not make "
+                         f"(it has {[c for c in latents.columns if c.isupper()]})")
+    for name in [*PHENOTYPES, *extra]:
         values = latents[name].round(2).to_numpy(float).copy()
         missing = ~imaged | (rng.random(len(values)) < missing_rate)
         values[missing] = np.nan

@@ -140,7 +140,7 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
     ecg = load_ecg_encoder(ecg_encoder).train()
     loss = ClipLoss(pairs, weights, temperature, learnable_temperature, symmetric)
     seed_everything(cfg.seed)   # the projection heads' initial weights: fit() seeds only what follows
-    model = AlignModel(ecg, _embed_dim(ecg), cmr_dims, loss, head_hidden, head_out)
+    model = AlignModel(ecg, ecg_embed_dim(ecg), cmr_dims, loss, head_hidden, head_out)
     signature = {"variant": variant, "pairs": [list(p) for p in pairs], "weights": list(weights),
                  "temperature": temperature, "learnable_temperature": learnable_temperature,
                  "symmetric": symmetric, "heads": [head_hidden, head_out],
@@ -167,7 +167,7 @@ def align(variant: str, pairs: list, weights: list, cmr_encoders: dict[str, str]
     return summary
 
 
-def _embed_dim(encoder: nn.Module) -> int:
+def ecg_embed_dim(encoder: nn.Module) -> int:
     """Embedding width D of an ECG encoder (``load_ecg_encoder`` keeps its constructor
     arguments in ``.config``)."""
     dim = getattr(encoder, "embed_dim", None) or getattr(encoder, "config", {}).get("embed_dim")

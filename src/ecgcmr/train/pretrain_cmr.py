@@ -79,14 +79,15 @@ def make_step(view: str, hflip_p: float):
     return step
 
 
-def r2_per_target(model, dataset, batch_size: int, device) -> list[float]:
-    """Validation R² of each standardised target (observed values only)."""
+def r2_per_target(model, dataset, batch_size: int, device, input_key: str = "image") -> list[float]:
+    """Validation R² of each standardised target (observed values only); the model
+    reads ``batch[input_key]`` (crops here, the ECG in :mod:`ecgcmr.train.label_control`)."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     preds, trues = [], []
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            preds.append(model(batch["image"].to(device)).float().cpu())
+            preds.append(model(batch[input_key].to(device)).float().cpu())
             trues.append(batch["target"].float())
     p, t = torch.cat(preds).numpy(), torch.cat(trues).numpy()
     out = []
