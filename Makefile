@@ -64,11 +64,12 @@ bench: install
 	$(BIN)/python bench/cmr.py
 	$(BIN)/python bench/train.py
 
-# Does dual-phase alignment beat the baseline here? The demo cohort with 3 training runs
-# of every representation and 3 probe seeds, answered by the pipeline's paired bootstrap
-# and gates (bench/results/science.md). A benchmark, not a test: about 3x the demo.
+# Does dual-phase alignment beat the baseline here? config/science.yaml (the science
+# run's cohort, arms and four alignment seeds), its negative-control cohort and its
+# 100-label probes, answered by the pipeline's paired bootstrap and gates
+# (bench/results/science.md). A benchmark, not a test: hours of CPU (science.json).
 science: install
-	$(BIN)/python bench/science.py --cores $(CORES)
+	$(BIN)/python bench/science.py --cores $(CORES) --config config/science.yaml
 
 clean:
 	rm -rf results .snakemake

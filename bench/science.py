@@ -1,18 +1,26 @@
-"""Science benchmark: Table 1 on the synthetic demo cohort next to the paper's Table 1.
+"""Science benchmark: the science run of config/science.yaml, its negative control and
+its 100-label probes, next to the paper's Table 1.
 
-Runs the demo pipeline (Snakemake, the demo config plus >= 3 probe seeds and
-``--train-seeds`` training runs of every representation) up to Table 1, the deltas and
-the gates, then writes bench/results/science.md and science.json answering: does
-dual-phase alignment beat the ECG-only baseline on the functional phenotypes here, and
-by how much (the paper: +9.2 % on average over the baseline)? The answer is the
-pipeline's own: the paired bootstrap Δ of tables/deltas.csv (training runs, probe seeds,
-test subjects) and the gates of tables/gates.csv, never a comparison of means ± SD.
+Runs the pipeline (Snakemake) on ``config/science.yaml`` (a synthetic cohort of ~900
+ECG-CMR pairs, ~600 ECG-only pretraining subjects and ~2,400 labelled ECG-only test
+subjects; CMR encoders that learn LVESV and RVESV; alignment at lr 1e-3, batch 64;
+arms baseline, 3D-ED, dual-phase and the label control, four alignment seeds each),
+then the same config on a negative-control cohort (``synth.ecg_contractility: 0``:
+its ECG carries nothing of contractility, so the expected functional Δ is 0), then
+probes of every representation on 100 labelled training subjects (the label-efficiency
+regime). Writes bench/results/science.md and science.json: the gates (fixed before the
+run), the primary endpoint Δ_func = mean over the six functional targets of
+R²(dual-phase) − R²(baseline) with its two-level paired-bootstrap interval (alignment
+seeds, then test subjects; tables/deltas.csv), per-target Δ, the volumetric block,
+dual-phase − label control, the same in the negative control and at 100 labels, the
+share of headroom captured, Table 1 with intervals, and the runtime.
 
-    make science                                  # 3 training runs, 3 probe seeds
-    .venv/bin/python bench/science.py [--cores N] [--seeds 0 1 2] [--train-seeds 3] [--results results/science]
-    .venv/bin/python bench/science.py --skip-run --results results/demo   # tables only
+    make science
+    .venv/bin/python bench/science.py [--cores N] [--config config/science.yaml] [--no-negative-control]
+                                      [--label-budget 100] [--skip-run]
+    .venv/bin/python bench/science.py --config config/config.yaml --skip-run   # the demo's tables
 
-Not a test: it takes as long as the demo pipeline times the training runs.
+Not a test: it trains every arm four times on two cohorts.
 """
 
 from __future__ import annotations
@@ -53,22 +61,72 @@ PAPER = pd.DataFrame.from_dict({
 ORDER = list(PHENOTYPES) + list(OUTCOMES)
 
 
-def run_pipeline(results: str, seeds: list[int], train_seeds: int, cores: int) -> None:
-    # the synthetic cohort's raw files below the run's own folder: the demo config's lie
-    # below its results_dir, and headroom() reads the generator's truth from {results}/raw
-    demo = load_config(REPO / "config" / "config.yaml")
-    base = demo["results_dir"] + "/"
-    cohort = {k: results + "/" + v[len(base):] for k, v in demo["cohort"].items()
-              if isinstance(v, str) and v.startswith(base)}
-    config = {"results_dir": results, "evaluate": {"seeds": seeds, "train_seeds": train_seeds}, "cohort": cohort}
-    cfg = REPO / "bench" / "results" / "science_config.yaml"
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(yaml.safe_dump(config))
+def rebased(cfg: dict, results: str) -> dict:
+    """The config's own cohort paths moved from its results_dir to ``results`` (the
+    synthetic raw files live below a run's own folder; headroom() reads its truth)."""
+    base = cfg["results_dir"].rstrip("/") + "/"
+    return {k: results + "/" + v[len(base):] for k, v in cfg["cohort"].items()
+            if isinstance(v, str) and v.startswith(base)}
+
+
+def run_pipeline(configfiles: list[Path], results: str, cores: int) -> float:
+    """Snakemake up to Table 1, the deltas and the gates; seconds it took."""
     targets = [str(Path(results, "tables", name)) for name in ("table1.csv", "deltas.csv", "gates.csv")]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
-           "--configfile", str(cfg), "--cores", str(cores), "--rerun-incomplete", "--", *targets]
+           "--configfile", *map(str, configfiles), "--cores", str(cores), "--rerun-incomplete", "--", *targets]
     print(" ".join(cmd), flush=True)
+    started = time.time()
     subprocess.run(cmd, check=True, cwd=REPO)
+    return round(time.time() - started, 1)
+
+
+def negative_control(config: Path, cfg: dict) -> tuple[Path, str]:
+    """An override of ``config`` for its negative-control cohort: the same settings, the
+    ECG blind to contractility, its own results folder."""
+    results = cfg["results_dir"].rstrip("/") + "_negative_control"
+    override = {"run_name": f"{cfg['run_name']}_negative_control", "results_dir": results,
+                "cohort": rebased(cfg, results), "synth": {"ecg_contractility": 0.0}}
+    path = REPO / "bench" / "results" / "science_negative_control_config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(override))
+    return path, results
+
+
+def label_budget(results: str, cfg: dict, n_labels: int) -> pd.DataFrame:
+    """Every Table 1 probe of the run again, each trained on a seeded draw of
+    ``n_labels`` labelled training subjects (``evaluate.probe.train_labels``; validation
+    and test unchanged), on the run's own embeddings: the predictions land in
+    ``{results}/labels{n}/`` and their paired-bootstrap Δ table is returned."""
+    from ecgcmr.config import BASELINE, compare_pairs
+    from ecgcmr.evaluate.compare import deltas_table, read_gates
+    from ecgcmr.evaluate.probe import read_predictions, run_probes
+    from ecgcmr.evaluate.tables import TABLE1_TARGETS
+    from ecgcmr.paths import Paths
+    from ecgcmr.specs import split_run
+
+    results = REPO / results
+    P, ev = Paths(str(results)), cfg["evaluate"]
+    targets = [t for t in TABLE1_TARGETS if t in ev["targets"]]
+    hp = {**ev["probe"], "train_labels": n_labels}
+    out = Path(results, f"labels{n_labels}")
+    files = []
+    reps = ev["representations"]
+    for emb in sorted(Path(results, "embeddings").glob("*.parquet")):
+        rep = emb.stem
+        if split_run(rep)[0] not in reps:
+            continue
+        for seed in ev["seeds"]:
+            pred = out / rep / f"predictions_seed{seed}.parquet"
+            if not pred.is_file():
+                run_probes(emb, P.targets, P.splits, targets, seed, split_run(rep)[0], "paired_split", hp,
+                           [out / rep / t / f"seed{seed}.json" for t in targets],
+                           [out / rep / t / f"seed{seed}.pt" for t in targets],
+                           P.ecg_index, pred, train_seed=split_run(rep)[1])
+            files.append(pred)
+    arms = [r for r in reps if r != BASELINE]
+    return deltas_table(read_predictions(files), arms, BASELINE, targets,
+                        read_gates(Path(results, "tables", "gates.csv")), cfg["compare"]["n_boot"],
+                        cfg["compare"]["seed"], compare_pairs(cfg))
 
 
 def improvement(ours: pd.DataFrame, targets: list[str]) -> dict:
@@ -86,17 +144,24 @@ def improvement(ours: pd.DataFrame, targets: list[str]) -> dict:
             "wins": int(sum(v > 0 for v in diff.values())), "n": len(diff)}
 
 
-def bootstrap_answer(deltas: pd.DataFrame, gates: pd.DataFrame, arm: str = "dual_phase") -> dict:
-    """The pipeline's paired-bootstrap Δ of ``arm`` − baseline per block (tables/deltas.csv)
-    and ``arm``'s gates (tables/gates.csv): what the run may conclude."""
-    rows = deltas[(deltas["arm"] == arm) & (deltas["kind"] == "group")].set_index("target")
-    own = gates[gates["variant"] == arm]
-    return {"blocks": {g: {k: (r[k].item() if hasattr(r[k], "item") else r[k])
-                           for k in ("delta", "lo", "hi", "verdict", "conclusion", "n_test",
-                                     "n_train_seeds_arm", "n_seeds_arm")}
-                       for g, r in rows.iterrows()},
-            "gates": [{k: (r[k].item() if hasattr(r[k], "item") else r[k])
-                       for k in ("gate", "value", "threshold", "direction", "passed")} for _, r in own.iterrows()]}
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def bootstrap_answer(deltas: pd.DataFrame, gates: pd.DataFrame, arm: str = "dual_phase",
+                     reference: str = "baseline") -> dict:
+    """The pipeline's paired-bootstrap Δ of ``arm`` − ``reference`` per block and per
+    target (tables/deltas.csv) and the gates of both (tables/gates.csv): what the run
+    may conclude."""
+    mine = deltas[(deltas["arm"] == arm) & (deltas["baseline"] == reference)]
+    keys = ("delta", "lo", "hi", "verdict", "conclusion", "n_test", "n_train_seeds_arm", "n_seeds_arm",
+            "arm_value", "baseline_value")
+    table = lambda rows: {t: {k: _plain(r[k]) for k in keys} for t, r in rows.set_index("target").iterrows()}
+    own = gates[gates["variant"].isin([arm, reference])]
+    return {"arm": arm, "reference": reference,
+            "blocks": table(mine[mine["kind"] == "group"]), "targets": table(mine[mine["kind"] == "target"]),
+            "gates": [{k: _plain(r[k]) for k in ("variant", "gate", "value", "threshold", "direction", "passed")}
+                      for _, r in own.iterrows()]}
 
 
 def headroom(results: Path, synth: dict, deltas: pd.DataFrame, arm: str = "dual_phase",
@@ -116,7 +181,8 @@ def headroom(results: Path, synth: dict, deltas: pd.DataFrame, arm: str = "dual_
     ceil = ecg_ceilings(pd.read_parquet(truth), observed[["eid", "target", "y_true"]], generator,
                         n_reference).set_index("target")
     # the Δ and the baseline it is of, pooled as the paired bootstrap pools them (AUROC 0-1)
-    d = deltas[(deltas["arm"] == arm) & (deltas["kind"] == "target")].set_index("target")
+    d = deltas[(deltas["arm"] == arm) & (deltas["baseline"] == "baseline")
+               & (deltas["kind"] == "target")].set_index("target")
     rows = {}
     for t in [t for t in ORDER if t in ceil.index]:
         base, delta = (float(d.loc[t, "baseline_value"]), float(d.loc[t, "delta"])) if t in d.index \
@@ -172,101 +238,163 @@ def fmt_table(mean: pd.DataFrame, ci: tuple[pd.DataFrame, pd.DataFrame] | None, 
     return head + "\n".join(rows) + "\n"
 
 
+def block_rows(answer: dict) -> str:
+    return "".join(f"| {g} | {b['delta']:+.3f} | [{b['lo']:+.3f}, {b['hi']:+.3f}] | {b['verdict']} | "
+                   f"{b['conclusion']} | {b['n_test']} |\n" for g, b in answer["blocks"].items())
+
+
+def blocks_md(title: str, answer: dict) -> str:
+    if not answer["blocks"]:
+        return f"\n### {title}\n\nNot computed (an arm is missing).\n"
+    return (f"\n### {title}\n\n| block | Δ | 95 % interval | verdict | conclusion | n test |\n"
+            "|---|---|---|---|---|---|\n" + block_rows(answer))
+
+
+def gates_md(gates: pd.DataFrame) -> str:
+    rows = "".join(f"| {r.variant} | {r.gate} | {r.value:.4g} | {r.direction} {r.threshold:.4g} | "
+                   f"{'yes' if r.passed else 'no'} |\n" for r in gates.itertuples())
+    return "| arm | gate | value | passes when | passed |\n|---|---|---|---|---|\n" + rows
+
+
+def cohort_summary(results: Path, cfg: dict) -> dict:
+    from ecgcmr.config import mae_runs
+
+    splits = pd.read_parquet(results / "splits.parquet", columns=["paired", "paired_split", "pretrain", "has_ecg"])
+    paired = splits[splits["paired"]]
+    align_seed = cfg["align"]["seed"]
+    return {"pairs": {s: int((paired["paired_split"] == s).sum()) for s in ("train", "val", "test")},
+            "labelled_ecg_only_test": int(((~splits["paired"]) & (splits["paired_split"] == "test")).sum()),
+            "ecg_pretrain_train": int((splits["pretrain"] == "train").sum()),
+            "train_seeds": [align_seed + k for k in range(cfg["evaluate"]["train_seeds"])],
+            "mae_train_seeds": [cfg["pretrain_ecg"]["seed"] + k for k in range(mae_runs(cfg))]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", default="results/science")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--train-seeds", type=int, default=3, help="training runs of every representation")
+    ap.add_argument("--config", default=str(REPO / "config" / "science.yaml"))
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--skip-run", action="store_true", help="only read an existing run's tables")
-    ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"),
-                    help="with --skip-run: the config the run was made with (its synth settings)")
+    ap.add_argument("--skip-run", action="store_true", help="only read the runs' existing tables")
+    ap.add_argument("--no-negative-control", action="store_true", help="skip the negative-control cohort")
+    ap.add_argument("--label-budget", type=int, default=100, help="labelled training subjects of the "
+                    "label-efficiency probes (0: none)")
     args = ap.parse_args()
-    if len(args.seeds) < 3:
-        ap.error("use at least 3 seeds")
+    config = Path(args.config).resolve()
+    cfg = load_config(config)
+    if len(cfg["evaluate"]["seeds"]) < 3:
+        ap.error(f"{config}: use at least 3 probe seeds (evaluate.seeds)")
+    results = cfg["results_dir"]
+    runs = {"main": {"config": [config], "results": results, "cfg": cfg}}
+    if not args.no_negative_control:
+        neg_path, neg_results = negative_control(config, cfg)
+        runs["negative_control"] = {"config": [config, neg_path], "results": neg_results,
+                                    "cfg": _with(cfg, yaml.safe_load(neg_path.read_text()))}
+    runtime, load = {}, {}
+    for name, r in runs.items():
+        if not args.skip_run:
+            load[name] = os.getloadavg()[0]
+            runtime[name] = run_pipeline(r["config"], r["results"], args.cores)
     started = time.time()
-    if not args.skip_run:
-        run_pipeline(args.results, args.seeds, args.train_seeds, args.cores)
-    runtime_s = None if args.skip_run else round(time.time() - started, 1)
-    tables = REPO / args.results / "tables"
+    budget = None
+    if args.label_budget:
+        budget = label_budget(results, cfg, args.label_budget)
+        if not args.skip_run:
+            runtime["label_budget"] = round(time.time() - started, 1)
+
+    tables = REPO / results / "tables"
     t1 = pd.read_csv(tables / "table1.csv").set_index("representation")
     cols = [c for c in ORDER if f"{c}_mean" in t1]
     wide = {v: t1[[f"{c}_{v}" for c in cols]].set_axis(cols, axis=1) for v in ("mean", "lo", "hi")}
     mean = wide["mean"]
-    n_seeds = int(t1[[f"{c}_n_seeds" for c in cols]].max().max())
-    n_runs = int(t1[[f"{c}_n_train_seeds" for c in cols]].max().max())
     names = t1["name"].to_dict()   # the run's display labels (its config's)
-    deltas = pd.read_csv(tables / "deltas.csv")
-    boot = bootstrap_answer(deltas, pd.read_csv(tables / "gates.csv"))
-    run_config = REPO / "bench" / "results" / "science_config.yaml"
-    synth = load_config(run_config if not args.skip_run else args.config)["synth"]
-    room = headroom(REPO / args.results, synth, deltas)
-
+    deltas, gates = pd.read_csv(tables / "deltas.csv"), pd.read_csv(tables / "gates.csv")
+    arms = [a for a in cfg["evaluate"]["representations"] if a != "baseline"]
+    answers = {f"{a} - baseline": bootstrap_answer(deltas, gates, a) for a in arms}
+    for a, b in [p for p in cfg["compare"]["pairs"] if all(n in cfg["evaluate"]["representations"] for n in p)]:
+        answers[f"{a} - {b}"] = bootstrap_answer(deltas, gates, a, b)
+    primary = answers.get("dual_phase - baseline", {"blocks": {}})
+    neg = None
+    if "negative_control" in runs:
+        nt = REPO / runs["negative_control"]["results"] / "tables"
+        if (nt / "deltas.csv").is_file():
+            neg = bootstrap_answer(pd.read_csv(nt / "deltas.csv"), pd.read_csv(nt / "gates.csv"))
+            neg["gates_table"] = pd.read_csv(nt / "gates.csv")
+    low = bootstrap_answer(budget, gates) if budget is not None else None
+    room = headroom(REPO / results, cfg["synth"], deltas)
     func = [c for c in FUNCTIONAL if c in cols]
     vol = [c for c in VOLUMETRIC if c in cols]
-    ours_func, ours_vol = improvement(mean, func), improvement(mean, vol)
-    summary = {"results": args.results, "n_seeds": n_seeds, "train_seeds": n_runs, "runtime_s": runtime_s,
-               "cores": args.cores, "functional": ours_func, "volumetric": ours_vol, "bootstrap": boot,
-               "headroom": room,
-               "paper_functional_mean_relative_pct": paper_improvement(FUNCTIONAL),
-               "paper_volumetric_mean_relative_pct": paper_improvement(VOLUMETRIC),
-               # the paper's "↑ 9.2 %" matches the mean *absolute* R² gain (x100) of its
-               # Table 1 (0.091), not the mean relative gain (18 %)
-               "paper_functional_mean_abs": paper_improvement(FUNCTIONAL, relative=False),
-               "paper_volumetric_mean_abs": paper_improvement(VOLUMETRIC, relative=False)}
-    f = boot["blocks"].get("functional")
-    if f is not None and ours_func.get("available"):
-        answer = (f"On the synthetic cohort, dual-phase alignment minus the ECG-only baseline on the functional "
-                  f"phenotypes: mean R² Δ {f['delta']:+.3f} [95 % {f['lo']:+.3f}, {f['hi']:+.3f}] "
-                  f"(paired bootstrap over {f['n_train_seeds_arm']} training run(s), {f['n_seeds_arm']} models and "
-                  f"{f['n_test']} test subjects): {f['verdict']}; what the run may conclude: {f['conclusion']}. "
-                  f"{ours_func['mean_relative_pct']:+.1f} % relative, higher on {ours_func['wins']} of "
-                  f"{ours_func['n']} targets (paper Table 1: {summary['paper_functional_mean_abs']:+.3f}, "
-                  f"{summary['paper_functional_mean_relative_pct']:+.1f} % relative, 6 of 6; the text's 9.2 % is "
-                  f"the absolute gain).")
+    cohort = cohort_summary(REPO / results, cfg)
+
+    f = primary["blocks"].get("functional")
+    if f is not None:
+        answer = (f"Primary endpoint Δ_func (dual-phase − baseline, mean R² over {', '.join(func)}): "
+                  f"{f['delta']:+.3f} [95 % {f['lo']:+.3f}, {f['hi']:+.3f}] over {f['n_train_seeds_arm']} alignment "
+                  f"seed(s) × probe seeds and {f['n_test']} test subjects: {f['verdict']}; what the run may "
+                  f"conclude: {f['conclusion']} (paper Table 1: {paper_improvement(FUNCTIONAL, relative=False):+.3f}).")
     else:
         answer = "The run has no baseline and dual-phase rows for the functional phenotypes: no answer."
-    summary["answer"] = answer
-
-    splits = pd.read_parquet(REPO / args.results / "splits.parquet", columns=["paired", "paired_split"])
-    n_pairs, n_train = int(splits.paired.sum()), int((splits.paired_split == "train").sum())
+    summary = {"config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config),
+               "results": results, "cores": args.cores, "runtime_s": runtime or None,
+               "load_average_at_start": load or None, "cohort": cohort,
+               "answer": answer, "comparisons": answers, "negative_control": None if neg is None else
+               {k: v for k, v in neg.items() if k != "gates_table"},
+               "label_budget": None if low is None else {"n_labels": args.label_budget, **low},
+               "gates": gates.to_dict("records"), "headroom": room,
+               "functional": improvement(mean, func), "volumetric": improvement(mean, vol),
+               "paper_functional_mean_abs": paper_improvement(FUNCTIONAL, relative=False),
+               "paper_volumetric_mean_abs": paper_improvement(VOLUMETRIC, relative=False)}
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "science.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    gate_rows = "".join(f"| {g['gate']} | {g['value']:.4g} | {g['direction']} {g['threshold']:.4g} | "
-                        f"{'yes' if g['passed'] else 'no'} |\n" for g in boot["gates"])
-    block_rows = "".join(f"| {g} | {b['delta']:+.3f} | [{b['lo']:+.3f}, {b['hi']:+.3f}] | {b['verdict']} | "
-                         f"{b['n_test']} |\n" for g, b in boot["blocks"].items())
+
     ci = (wide["lo"], wide["hi"])
-    md = ["# Science check: Table 1 on the synthetic demo cohort vs the paper\n\n", f"**Answer.** {answer}\n\n",
-          f"Run: `{args.results}`, {n_runs} training run(s) × {n_seeds // max(n_runs, 1)} probe seeds"
-          + (f", {runtime_s:.0f} s on {args.cores} cores for the jobs this call ran (Snakemake reruns none already in the folder)" if runtime_s is not None else "")
-          + "; cells are mean [95 % interval] (tables/table1.md, docs/statistics.md).\n\n",
-          "## Gates of the dual-phase variant (fixed before the run)\n\n",
-          "| gate | value | passes when | passed |\n|---|---|---|---|\n", gate_rows,
-          "\n## Dual-phase − baseline, paired bootstrap (tables/deltas.csv)\n\n",
-          "| block | Δ | 95 % interval | verdict | n test |\n|---|---|---|---|---|\n", block_rows,
-          headroom_md(room),
-          "\n## Ours (synthetic cohort)\n\n", fmt_table(mean, ci, [c for c in cols if c in PHENOTYPES], names),
-          "\n", fmt_table(mean, ci, [c for c in cols if c in OUTCOMES], names),
-          "\n## Paper (UK Biobank, Table 1 means)\n\n",
-          fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(PHENOTYPES), names),
-          "\n", fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(OUTCOMES), names),
-          "\n## Dual-phase vs baseline: mean change of R² (absolute, and relative %)\n\n",
-          "| group | ours abs | ours rel % | paper abs | paper rel % |\n|---|---|---|---|---|\n",
-          f"| functional ({', '.join(func)}) | {ours_func.get('mean_abs', float('nan')):+.3f} | "
-          f"{ours_func.get('mean_relative_pct', float('nan')):+.1f} | {summary['paper_functional_mean_abs']:+.3f} | "
-          f"{summary['paper_functional_mean_relative_pct']:+.1f} |\n",
-          f"| volumetric ({', '.join(vol)}) | {ours_vol.get('mean_abs', float('nan')):+.3f} | "
-          f"{ours_vol.get('mean_relative_pct', float('nan')):+.1f} | {summary['paper_volumetric_mean_abs']:+.3f} | "
-          f"{summary['paper_volumetric_mean_relative_pct']:+.1f} |\n",
-          f"\nThe synthetic cohort is small ({n_pairs} ECG-CMR pairs, {n_train} of them for training) "
-          "and its ECG sees the heart only through a few latent factors, so absolute values are not "
-          "comparable with UK Biobank; the comparison is of direction and size of the alignment "
-          "effect, and only where the gates pass.\n"]
+    p = cohort["pairs"]
+    took = ("; ".join(f"{k} {v / 60:.0f} min" for k, v in runtime.items()) + f" on {args.cores} cores"
+            + (f" (load average at start {', '.join(f'{k} {v:.1f}' for k, v in load.items())})" if load else "")
+            ) if runtime else "tables read from existing runs"
+    md = [f"# Science run: {summary['config']}\n\n", f"**Answer.** {answer}\n\n",
+          f"Cohort: {p['train']}/{p['val']}/{p['test']} ECG-CMR pairs (train/val/test), "
+          f"{cohort['labelled_ecg_only_test']} labelled ECG-only test subjects, {cohort['ecg_pretrain_train']} ECGs "
+          f"in MAE training. Alignment seeds {cohort['train_seeds']} from MAE seed(s) {cohort['mae_train_seeds']}; "
+          f"probe seeds {cfg['evaluate']['seeds']}. Runtime: {took}.\n\n",
+          "## Gates (fixed before the run; docs/statistics.md)\n\n", gates_md(gates),
+          "\nA failed gate makes an arm's comparison *not informative*, never *no effect*.\n",
+          "\n## Comparisons (paired bootstrap: alignment seeds × probe seeds, then test subjects; tables/deltas.csv)\n"]
+    md += [blocks_md(k.replace(" - ", " − "), a) for k, a in answers.items()]
+    t = primary.get("targets", {})
+    if t:
+        md.append("\n### Dual-phase − baseline per target\n\n| target | dual-phase | baseline | Δ [95 % CI] | verdict |\n"
+                  "|---|---|---|---|---|\n" + "".join(
+                      f"| {k} | {v['arm_value']:.3f} | {v['baseline_value']:.3f} | {v['delta']:+.3f} "
+                      f"[{v['lo']:+.3f}, {v['hi']:+.3f}] | {v['verdict']} |\n" for k, v in t.items()
+                      if v["delta"] == v["delta"]))
+    if neg is not None:
+        md.append("\n## Negative control: the same design, ECG blind to contractility (expected Δ_func 0)\n")
+        md.append(blocks_md(f"dual-phase − baseline ({runs['negative_control']['results']})", neg))
+        md.append("\n" + gates_md(neg["gates_table"][neg["gates_table"]["variant"] == "dual_phase"]))
+    if low is not None:
+        md.append(f"\n## {args.label_budget} labelled training subjects per probe (label-efficiency regime)\n")
+        md.append(blocks_md(f"dual-phase − baseline, {args.label_budget} labels", low))
+        for a, b in [(x, y) for x, y in [("label_control", "baseline"), ("dual_phase", "label_control")]
+                     if {x, y} <= set(cfg["evaluate"]["representations"])]:
+            md.append(blocks_md(f"{a} − {b}, {args.label_budget} labels", bootstrap_answer(budget, gates, a, b)))
+    md += [headroom_md(room),
+           "\n## Table 1 (ours, synthetic cohort; mean [95 % interval])\n\n",
+           fmt_table(mean, ci, [c for c in cols if c in PHENOTYPES], names), "\n",
+           fmt_table(mean, ci, [c for c in cols if c in OUTCOMES], names),
+           "\n## Paper (UK Biobank, Table 1 means)\n\n",
+           fmt_table(PAPER.loc[[r for r in PAPER.index if r in mean.index]], None, list(PHENOTYPES), names),
+           "\nThe synthetic cohort's ECG sees the heart only through a few latent factors (the headroom "
+           "section), so absolute values are not comparable with UK Biobank; the comparison is of the "
+           "direction and size of the alignment effect, and only where the gates pass.\n"]
     (out / "science.md").write_text("".join(md))
     print("".join(md))
     return 0
+
+
+def _with(cfg: dict, override: dict) -> dict:
+    from ecgcmr.config import _merged
+
+    return _merged(cfg, override)
 
 
 if __name__ == "__main__":
