@@ -69,23 +69,35 @@ def rebased(cfg: dict, results: str) -> dict:
             if isinstance(v, str) and v.startswith(base)}
 
 
-def run_pipeline(configfiles: list[Path], results: str, cores: int) -> float:
-    """Snakemake up to Table 1, the deltas and the gates; seconds it took."""
+def run_pipeline(configfiles: list[Path], results: str, cores: int) -> dict:
+    """Snakemake up to Table 1, the deltas and the gates. Returns the run's wall time,
+    cores and load average at its start, also kept in ``{results}/science_runtime.json``:
+    a call that finds the run complete (nothing planned) returns the recorded one."""
     targets = [str(Path(results, "tables", name)) for name in ("table1.csv", "deltas.csv", "gates.csv")]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
-           "--configfile", *map(str, configfiles), "--cores", str(cores), "--rerun-incomplete", "--", *targets]
+           "--configfile", *map(str, configfiles), "--cores", str(cores), "--rerun-incomplete"]
+    record = REPO / results / "science_runtime.json"
+    dry = subprocess.run([*cmd, "-n", "--quiet", "rules", "--", *targets], cwd=REPO, capture_output=True, text=True)
+    if dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr and record.is_file():
+        return json.loads(record.read_text())
     print(" ".join(cmd), flush=True)
-    started = time.time()
-    subprocess.run(cmd, check=True, cwd=REPO)
-    return round(time.time() - started, 1)
+    load, started = os.getloadavg()[0], time.time()
+    subprocess.run([*cmd, "--", *targets], check=True, cwd=REPO)
+    out = {"wall_s": round(time.time() - started, 1), "cores": cores, "load_average_at_start": round(load, 2),
+           "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    record.write_text(json.dumps(out, indent=2) + "\n")
+    return out
 
 
-def negative_control(config: Path, cfg: dict) -> tuple[Path, str]:
+def negative_control(config: Path, cfg: dict, arms: list[str]) -> tuple[Path, str]:
     """An override of ``config`` for its negative-control cohort: the same settings, the
-    ECG blind to contractility, its own results folder."""
+    ECG blind to contractility, its own results folder, and only ``arms`` beside the
+    baseline (its question is dual-phase − baseline = 0; the other arms would cost as
+    much again and answer nothing more)."""
     results = cfg["results_dir"].rstrip("/") + "_negative_control"
     override = {"run_name": f"{cfg['run_name']}_negative_control", "results_dir": results,
-                "cohort": rebased(cfg, results), "synth": {"ecg_contractility": 0.0}}
+                "cohort": rebased(cfg, results), "synth": {"ecg_contractility": 0.0},
+                "align": {"run": list(arms)}, "evaluate": {"representations": ["baseline", *arms]}}
     path = REPO / "bench" / "results" / "science_negative_control_config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(override))
@@ -277,6 +289,8 @@ def main() -> int:
     ap.add_argument("--no-negative-control", action="store_true", help="skip the negative-control cohort")
     ap.add_argument("--label-budget", type=int, default=100, help="labelled training subjects of the "
                     "label-efficiency probes (0: none)")
+    ap.add_argument("--negative-arms", nargs="+", default=["dual_phase"],
+                    help="arms of the negative-control run beside the baseline")
     args = ap.parse_args()
     config = Path(args.config).resolve()
     cfg = load_config(config)
@@ -285,20 +299,20 @@ def main() -> int:
     results = cfg["results_dir"]
     runs = {"main": {"config": [config], "results": results, "cfg": cfg}}
     if not args.no_negative_control:
-        neg_path, neg_results = negative_control(config, cfg)
+        neg_path, neg_results = negative_control(config, cfg, args.negative_arms)
         runs["negative_control"] = {"config": [config, neg_path], "results": neg_results,
                                     "cfg": _with(cfg, yaml.safe_load(neg_path.read_text()))}
-    runtime, load = {}, {}
+    runtime = {}
     for name, r in runs.items():
         if not args.skip_run:
-            load[name] = os.getloadavg()[0]
             runtime[name] = run_pipeline(r["config"], r["results"], args.cores)
-    started = time.time()
+    started, load = time.time(), os.getloadavg()[0]
     budget = None
     if args.label_budget:
         budget = label_budget(results, cfg, args.label_budget)
         if not args.skip_run:
-            runtime["label_budget"] = round(time.time() - started, 1)
+            runtime["label_budget"] = {"wall_s": round(time.time() - started, 1), "cores": 1,
+                                       "load_average_at_start": round(load, 2)}
 
     tables = REPO / results / "tables"
     t1 = pd.read_csv(tables / "table1.csv").set_index("representation")
@@ -333,8 +347,7 @@ def main() -> int:
     else:
         answer = "The run has no baseline and dual-phase rows for the functional phenotypes: no answer."
     summary = {"config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config),
-               "results": results, "cores": args.cores, "runtime_s": runtime or None,
-               "load_average_at_start": load or None, "cohort": cohort,
+               "results": results, "cores": args.cores, "runtime": runtime or None, "cohort": cohort,
                "answer": answer, "comparisons": answers, "negative_control": None if neg is None else
                {k: v for k, v in neg.items() if k != "gates_table"},
                "label_budget": None if low is None else {"n_labels": args.label_budget, **low},
@@ -348,9 +361,9 @@ def main() -> int:
 
     ci = (wide["lo"], wide["hi"])
     p = cohort["pairs"]
-    took = ("; ".join(f"{k} {v / 60:.0f} min" for k, v in runtime.items()) + f" on {args.cores} cores"
-            + (f" (load average at start {', '.join(f'{k} {v:.1f}' for k, v in load.items())})" if load else "")
-            ) if runtime else "tables read from existing runs"
+    took = "; ".join(f"{k} {v['wall_s'] / 60:.0f} min on {v['cores']} core(s) (load average at start "
+                     f"{v['load_average_at_start']:.1f})" for k, v in runtime.items()) \
+        if runtime else "tables read from existing runs"
     md = [f"# Science run: {summary['config']}\n\n", f"**Answer.** {answer}\n\n",
           f"Cohort: {p['train']}/{p['val']}/{p['test']} ECG-CMR pairs (train/val/test), "
           f"{cohort['labelled_ecg_only_test']} labelled ECG-only test subjects, {cohort['ecg_pretrain_train']} ECGs "
