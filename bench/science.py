@@ -405,9 +405,9 @@ def main() -> int:
 
 
 def _with(cfg: dict, override: dict) -> dict:
-    from ecgcmr.config import _merged
+    from ecgcmr.config import merged
 
-    return _merged(cfg, override)
+    return merged(cfg, override)
 
 
 if __name__ == "__main__":

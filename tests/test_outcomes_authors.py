@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ecgcmr.config import _merged, validate
+from ecgcmr.config import merged, validate
 from ecgcmr.outcomes import outcome_labels
 from ecgcmr.phenotypes import OUTCOMES
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _cfg(*names):
     cfg = {}
     for n in names:
-        cfg = _merged(cfg, yaml.safe_load((ROOT / "config" / n).read_text()))
+        cfg = merged(cfg, yaml.safe_load((ROOT / "config" / n).read_text()))
     return validate(cfg)
 
 

@@ -41,16 +41,16 @@ def load_config(path: str | Path | None) -> dict:
     if not isinstance(cfg, dict):
         raise ConfigError(f"config file {path} holds no mapping of settings")
     if EMBEDDED.is_file() and p.resolve() != EMBEDDED:
-        cfg = _merged(yaml.safe_load(EMBEDDED.read_text()), cfg)
+        cfg = merged(yaml.safe_load(EMBEDDED.read_text()), cfg)
     validate(cfg, str(path))
     return cfg
 
 
-def _merged(base: dict, over: dict) -> dict:
+def merged(base: dict, over: dict) -> dict:
     """``over`` merged into ``base`` recursively (as Snakemake's update_config)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
