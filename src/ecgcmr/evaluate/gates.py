@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import LABELS   # metrics.json "objective" of a label control (ecgcmr.train.label_control)
 from ..splits import eids_of, subjects
 
 MAE_MSE_MAX = 0.7
@@ -40,7 +41,6 @@ LVEF_R2_MIN = 0.8
 RETRIEVAL_TIMES_CHANCE = 5.0
 CLIP_LOSS_FRACTION_OF_CHANCE = 0.8
 LABEL_R2_MIN = 0.05
-LABELS = "labels"   # metrics.json "objective" of a label control (ecgcmr.train.label_control)
 RIDGE_ALPHAS = tuple(np.logspace(-3, 4, 15))
 
 INFORMATIVE = "informative"
@@ -148,30 +148,27 @@ def _metrics(model_dir: str | Path) -> dict:
         raise ValueError(f"{path}: not JSON ({err})") from None
 
 
-def is_label_control(model_dir: str | Path) -> bool:
-    return _metrics(model_dir).get("objective") == LABELS
-
-
-def alignment_metrics(model_dir: str | Path) -> dict:
-    """An alignment's ``metrics.json`` (validation retrieval, best validation loss)."""
+def alignment_metrics(model_dir: str | Path, metrics: dict | None = None) -> dict:
+    """An alignment's ``metrics.json`` (validation retrieval, best validation loss);
+    ``metrics``: the file's content when the caller has read it already."""
     path = Path(model_dir) / "metrics.json"
-    metrics = _metrics(model_dir)
+    metrics = _metrics(model_dir) if metrics is None else metrics
     missing = {"chance", "best_val_loss"} - set(metrics)
     if missing or not any(k.startswith("top1_ecg_to_") for k in metrics):
         raise ValueError(f"{path}: missing {sorted(missing) or 'top1_ecg_to_* retrieval'}")
     return metrics
 
 
-def alignment_gates(model_dir: str | Path, batch_size: int) -> list[Gate]:
+def alignment_gates(model_dir: str | Path, batch_size: int, metrics: dict | None = None) -> list[Gate]:
     """Gates 3 (one per CMR modality the variant pairs the ECG with) and 4; for a
-    label control, gate 5 instead."""
+    label control, gate 5 instead. ``metrics``: the folder's metrics.json, if read."""
     source = str(Path(model_dir) / "metrics.json")
-    if is_label_control(model_dir):
-        m = _metrics(model_dir)
+    m = _metrics(model_dir) if metrics is None else metrics
+    if m.get("objective") == LABELS:
         if not isinstance(m.get("val_r2"), dict) or not m["val_r2"]:
             raise ValueError(f"{source}: a label control's metrics without val_r2")
         return [label_gate(m["val_r2"], source)]
-    m = alignment_metrics(model_dir)
+    m = alignment_metrics(model_dir, m)
     gates = [retrieval_gate(v, m["chance"], k.removeprefix("top1_ecg_to_"), source)
              for k, v in m.items() if k.startswith("top1_ecg_to_")]
     return gates + [clip_loss_gate(m["best_val_loss"], batch_size, source)]
@@ -224,6 +221,7 @@ def science_gates(mae_dir: str | Path, align_dir: str | Path, align_batch_size: 
     """The four gates of one science run, as a table (a label control: the MAE gate
     and its own; it uses no CMR encoder, so the LVEF gate is not its)."""
     mae_source = str(Path(mae_dir) / "history.csv")
-    cmr = [] if is_label_control(align_dir) else [lvef_gate(lvef_r2, lvef_source)]
+    metrics = _metrics(align_dir)
+    cmr = [] if metrics.get("objective") == LABELS else [lvef_gate(lvef_r2, lvef_source)]
     return gate_table([mae_gate(mae_val_masked_mse(mae_dir), mae_source), *cmr,
-                       *alignment_gates(align_dir, align_batch_size)])
+                       *alignment_gates(align_dir, align_batch_size, metrics)])

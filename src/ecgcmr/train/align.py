@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 ECG = "ecg"
 
 
+def encoder_no_weight_decay(model: nn.Module) -> set[str]:
+    """``no_weight_decay`` of a model wrapping an ECG encoder as ``model.ecg_encoder``:
+    the encoder's own exempt parameters (biases, norms, tokens), under that prefix."""
+    inner = getattr(model.ecg_encoder, "no_weight_decay", lambda: ())()
+    return {f"ecg_encoder.{n}" for n in inner}
+
+
 class AlignModel(nn.Module):
     """ECG encoder + a projection head per modality + the loss (which may own a
     learnable temperature), in one module so DDP syncs every trained parameter."""
@@ -53,9 +60,7 @@ class AlignModel(nn.Module):
                                     for m in loss.modalities})
         self.loss = loss
 
-    def no_weight_decay(self) -> set[str]:
-        inner = getattr(self.ecg_encoder, "no_weight_decay", lambda: ())()
-        return {f"ecg_encoder.{n}" for n in inner}
+    no_weight_decay = encoder_no_weight_decay
 
     def project(self, ecg: torch.Tensor, cmr: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         z = {ECG: self.heads[ECG](self.ecg_encoder.embed(ecg))}

@@ -28,10 +28,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ecgcmr.config import LABELS as OBJECTIVE   # align.variants[*].objective of a label control
 from ecgcmr.core import distributed as D
 from ecgcmr.core.files import atomic_save, input_files_signature
 from ecgcmr.models.heads import ProjectionHead
-from ecgcmr.train.align import ecg_embed_dim, paired_eids
+from ecgcmr.train.align import ecg_embed_dim, encoder_no_weight_decay, paired_eids
 from ecgcmr.train.checkpoint import seed_everything
 from ecgcmr.train.loop import TrainConfig, fit
 from ecgcmr.train.paired_data import ecg_signal
@@ -39,7 +40,6 @@ from ecgcmr.train.pretrain_cmr import observed_mse, r2_per_target, standardise
 
 log = logging.getLogger(__name__)
 
-OBJECTIVE = "labels"   # align.variants[*].objective of a label control
 HEAD_KIND = "label_control_head"
 
 
@@ -73,9 +73,7 @@ class LabelModel(nn.Module):
         self.ecg_encoder = ecg_encoder
         self.head = ProjectionHead(ecg_dim, hidden_dim, n_targets)
 
-    def no_weight_decay(self) -> set[str]:
-        inner = getattr(self.ecg_encoder, "no_weight_decay", lambda: ())()
-        return {f"ecg_encoder.{n}" for n in inner}
+    no_weight_decay = encoder_no_weight_decay
 
     def forward(self, ecg: torch.Tensor) -> torch.Tensor:
         return self.head(self.ecg_encoder.embed(ecg))
