@@ -18,6 +18,13 @@ PHENOTYPES: dict[str, tuple[str, str]] = {
     "RVEF": ("RV ejection fraction", "%"),
 }
 
+def phenotype_columns(phenotype_fields) -> list[str]:
+    """The phenotype columns a config's ``phenotype_fields`` name, in the order the tables
+    hold them: Table 1's 12 first, then any other (e.g. LVESV 24101 and RVESV 24107, the
+    ES volumes of CMR pretraining) in the config's order."""
+    return [*PHENOTYPES, *(n for n in phenotype_fields if n not in PHENOTYPES)]
+
+
 # Table 1's two phenotype blocks: a table of a subset of targets keeps each in its block.
 VOLUMETRIC: tuple[str, ...] = ("LVDV", "LVSV", "LVMM", "RVDV", "RVSV", "LVMT")
 FUNCTIONAL: tuple[str, ...] = ("LVGCS", "LVGLS", "LVGRS", "LVEF", "LVCO", "RVEF")

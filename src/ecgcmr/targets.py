@@ -26,7 +26,7 @@ from . import outcome_sources as src
 from .errors import InputError
 from .io.ukb_tables import MainTables, field_column, to_dates, to_numbers
 from .outcomes import OutcomeWindow, outcome_labels
-from .phenotypes import OUTCOMES, PHENOTYPES
+from .phenotypes import OUTCOMES, PHENOTYPES, phenotype_columns
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_tables"
@@ -60,8 +60,8 @@ def build(main_table, diagnoses_table, phenotype_fields: dict[str, int], demogra
         raise ValueError(f"phenotype_fields lacks {missing}")
     # beyond Table 1's 12, any named phenotype (e.g. LVESV 24101, RVESV 24107 as CMR
     # pretraining targets) is read alike and kept after them
-    extra = [n for n in phenotype_fields if n not in PHENOTYPES]
-    keys = {name: (int(phenotype_fields[name]), instance, 0) for name in [*PHENOTYPES, *extra]}
+    columns = phenotype_columns(phenotype_fields)
+    keys = {name: (int(phenotype_fields[name]), instance, 0) for name in columns}
     keys["age"] = (int(demographic_fields["age"]), instance, 0)
     keys["sex"] = (int(demographic_fields["sex"]), 0, 0)
     if window.windowed:
@@ -103,7 +103,7 @@ def build(main_table, diagnoses_table, phenotype_fields: dict[str, int], demogra
     labels = outcome_labels(diagnoses, table["eid"], outcomes, window, visits)
     targets = table.merge(labels, on="eid", how="left")
     targets["sex"] = targets["sex"].astype(np.int8)
-    targets = targets[["eid", *PHENOTYPES, *extra, *OUTCOMES, "age", "sex"]]
+    targets = targets[["eid", *columns, *OUTCOMES, "age", "sex"]]
     prov = src.provenance(diagnoses, table["eid"], outcomes, counts)
     return Built(targets, rows, prov, counts)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..phenotypes import OUTCOMES, PHENOTYPES
+from ..phenotypes import OUTCOMES, phenotype_columns
 
 # Common non-cardiac (or non-target) codes, so the table is not all outcome codes.
 BACKGROUND_CODES = ["I10", "E119", "E785", "J459", "K219", "M179", "N390", "Z864"]
@@ -51,12 +51,12 @@ def main_table(latents: pd.DataFrame, phenotype_fields: dict[str, int], demograp
     imaged = latents.get("has_labels", latents["has_cmr"]).to_numpy(bool)
     # Table 1's 12 first, in their order (each draws its missing mask from rng in turn),
     # then any other phenotype the config names that the generator has (LVESV, RVESV)
-    extra = [n for n in phenotype_fields if n not in PHENOTYPES]
-    unknown = [n for n in extra if n not in latents.columns]
+    columns = phenotype_columns(phenotype_fields)
+    unknown = [n for n in columns if n not in latents.columns]
     if unknown:
         raise ValueError(f"phenotype_fields names {unknown}, which the synthetic generator does not make "
                          f"(it has {[c for c in latents.columns if c.isupper()]})")
-    for name in [*PHENOTYPES, *extra]:
+    for name in columns:
         values = latents[name].round(2).to_numpy(float).copy()
         missing = ~imaged | (rng.random(len(values)) < missing_rate)
         values[missing] = np.nan
