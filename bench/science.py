@@ -40,7 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from ecgcmr.config import load_config  # noqa: E402
+from ecgcmr.config import compare_pairs, load_config, merged  # noqa: E402
 from ecgcmr.phenotypes import FUNCTIONAL, OUTCOMES, PHENOTYPES, VOLUMETRIC  # noqa: E402
 from ecgcmr.synth.ceilings import ecg_ceilings, headroom_share  # noqa: E402
 
@@ -104,12 +104,13 @@ def negative_control(config: Path, cfg: dict, arms: list[str]) -> tuple[Path, st
     return path, results
 
 
-def label_budget(results: str, cfg: dict, n_labels: int) -> pd.DataFrame:
+def label_budget(results: str, cfg: dict, n_labels: int) -> tuple[pd.DataFrame, int]:
     """Every Table 1 probe of the run again, each trained on a seeded draw of
     ``n_labels`` labelled training subjects (``evaluate.probe.train_labels``; validation
     and test unchanged), on the run's own embeddings: the predictions land in
-    ``{results}/labels{n}/`` and their paired-bootstrap Δ table is returned."""
-    from ecgcmr.config import BASELINE, compare_pairs
+    ``{results}/labels{n}/`` (kept: a later call trains only what is missing). Returns
+    their paired-bootstrap Δ table and how many probe jobs this call trained."""
+    from ecgcmr.config import BASELINE
     from ecgcmr.evaluate.compare import deltas_table, read_gates
     from ecgcmr.evaluate.probe import read_predictions, run_probes
     from ecgcmr.evaluate.tables import TABLE1_TARGETS
@@ -121,7 +122,7 @@ def label_budget(results: str, cfg: dict, n_labels: int) -> pd.DataFrame:
     targets = [t for t in TABLE1_TARGETS if t in ev["targets"]]
     hp = {**ev["probe"], "train_labels": n_labels}
     out = Path(results, f"labels{n_labels}")
-    files = []
+    files, trained = [], 0
     reps = ev["representations"]
     for emb in sorted(Path(results, "embeddings").glob("*.parquet")):
         rep = emb.stem
@@ -134,11 +135,13 @@ def label_budget(results: str, cfg: dict, n_labels: int) -> pd.DataFrame:
                            [out / rep / t / f"seed{seed}.json" for t in targets],
                            [out / rep / t / f"seed{seed}.pt" for t in targets],
                            P.ecg_index, pred, train_seed=split_run(rep)[1])
+                trained += 1
             files.append(pred)
     arms = [r for r in reps if r != BASELINE]
-    return deltas_table(read_predictions(files), arms, BASELINE, targets,
-                        read_gates(Path(results, "tables", "gates.csv")), cfg["compare"]["n_boot"],
-                        cfg["compare"]["seed"], compare_pairs(cfg))
+    table = deltas_table(read_predictions(files), arms, BASELINE, targets,
+                         read_gates(Path(results, "tables", "gates.csv")), cfg["compare"]["n_boot"],
+                         cfg["compare"]["seed"], compare_pairs(cfg))
+    return table, trained
 
 
 def improvement(ours: pd.DataFrame, targets: list[str]) -> dict:
@@ -301,7 +304,7 @@ def main() -> int:
     if not args.no_negative_control:
         neg_path, neg_results = negative_control(config, cfg, args.negative_arms)
         runs["negative_control"] = {"config": [config, neg_path], "results": neg_results,
-                                    "cfg": _with(cfg, yaml.safe_load(neg_path.read_text()))}
+                                    "cfg": merged(cfg, yaml.safe_load(neg_path.read_text()))}
     runtime = {}
     for name, r in runs.items():
         if not args.skip_run:
@@ -309,8 +312,8 @@ def main() -> int:
     started, load = time.time(), os.getloadavg()[0]
     budget = None
     if args.label_budget:
-        budget = label_budget(results, cfg, args.label_budget)
-        if not args.skip_run:
+        budget, trained = label_budget(results, cfg, args.label_budget)
+        if trained and not args.skip_run:   # wall time of the probe jobs this call trained
             runtime["label_budget"] = {"wall_s": round(time.time() - started, 1), "cores": 1,
                                        "load_average_at_start": round(load, 2)}
 
@@ -323,7 +326,7 @@ def main() -> int:
     deltas, gates = pd.read_csv(tables / "deltas.csv"), pd.read_csv(tables / "gates.csv")
     arms = [a for a in cfg["evaluate"]["representations"] if a != "baseline"]
     answers = {f"{a} - baseline": bootstrap_answer(deltas, gates, a) for a in arms}
-    for a, b in [p for p in cfg["compare"]["pairs"] if all(n in cfg["evaluate"]["representations"] for n in p)]:
+    for a, b in compare_pairs(cfg):
         answers[f"{a} - {b}"] = bootstrap_answer(deltas, gates, a, b)
     primary = answers.get("dual_phase - baseline", {"blocks": {}})
     neg = None
@@ -402,12 +405,6 @@ def main() -> int:
     (out / "science.md").write_text("".join(md))
     print("".join(md))
     return 0
-
-
-def _with(cfg: dict, override: dict) -> dict:
-    from ecgcmr.config import merged
-
-    return merged(cfg, override)
 
 
 if __name__ == "__main__":
